@@ -1,0 +1,119 @@
+"""``/v1/phoneCalls``: create one or a batch, read, list with filters, cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from opencaller.api.deps import ServicesDep, TeamId
+from opencaller.api.envelope import data, page
+from opencaller.api.schemas import ERROR_RESPONSES, PHONE_CALL_EXAMPLE, PhoneCallBatch
+from opencaller.domain.calls import PhoneCallCreate
+from opencaller.domain.phone import InvalidPhoneNumber, normalize_e164
+from opencaller.domain.status import CallStatus
+from opencaller.engine import calls
+from opencaller.engine.views import phone_call_view
+from opencaller.errors import ErrorDetail, ValidationFailed
+
+router = APIRouter(prefix="/v1/phoneCalls", tags=["phoneCalls"], responses=ERROR_RESPONSES)
+
+
+@router.post("", summary="Create a phone call", response_description="Phone call successfully created")
+async def create_phone_call(
+    services: ServicesDep,
+    team_id: TeamId,
+    body: Annotated[PhoneCallCreate, Body(openapi_examples={"aicaller": {"value": PHONE_CALL_EXAMPLE}})],
+) -> dict[str, Any]:
+    """Queue one call. Answers 200 with the created PhoneCall, as aicaller does."""
+    async with services.db.transaction() as session:
+        call = await calls.create_call(session, team_id, body)
+        return data(phone_call_view(call))
+
+
+@router.post("/batch", summary="Create many phone calls")
+async def create_phone_calls(
+    services: ServicesDep,
+    team_id: TeamId,
+    body: Annotated[
+        PhoneCallBatch, Body(openapi_examples={"aicaller": {"value": {"phoneCalls": [PHONE_CALL_EXAMPLE]}}})
+    ],
+) -> dict[str, Any]:
+    """Queue up to 1000 calls at once: all are created, or none and every bad item is named by its index."""
+    async with services.db.transaction() as session:
+        created = await calls.create_calls(session, team_id, body.phone_calls)
+        return data([phone_call_view(call) for call in created])
+
+
+def _filters(
+    call_template_id: str | None,
+    status: str | None,
+    file_id: str | None,
+    to_phone_number: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+) -> calls.CallFilters:
+    problems: list[ErrorDetail] = []
+    parsed_status = None
+    if status is not None:
+        try:
+            parsed_status = CallStatus.parse(status)
+        except ValueError:
+            problems.append(ErrorDetail("status", "must be one of " + ", ".join(s.value for s in CallStatus)))
+    number = None
+    if to_phone_number is not None:
+        try:
+            number = normalize_e164(to_phone_number)
+        except InvalidPhoneNumber as exc:
+            problems.append(ErrorDetail("toPhoneNumber", str(exc)))
+    if problems:
+        raise ValidationFailed("invalid filters", problems)
+    return calls.CallFilters(
+        call_template_id=call_template_id,
+        status=parsed_status,
+        file_id=file_id,
+        to_phone_number=number,
+        created_after=created_after,
+        created_before=created_before,
+    )
+
+
+@router.get("", summary="List phone calls")
+async def list_phone_calls(
+    services: ServicesDep,
+    team_id: TeamId,
+    call_template_id: Annotated[str | None, Query(alias="callTemplateId")] = None,
+    status: Annotated[
+        str | None, Query(description="One of the call statuses; `canceled` is accepted")
+    ] = None,
+    file_id: Annotated[str | None, Query(alias="fileId")] = None,
+    to_phone_number: Annotated[str | None, Query(alias="toPhoneNumber")] = None,
+    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
+    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+    limit: Annotated[int | None, Query(description="Page size, 1 to 1000 (default 100)")] = None,
+    cursor: Annotated[str | None, Query(description="`pagination.nextCursor` of the previous page")] = None,
+) -> dict[str, Any]:
+    """The team's calls, newest first, one page at a time."""
+    filters = _filters(call_template_id, status, file_id, to_phone_number, created_after, created_before)
+    async with services.db.read() as session:
+        result = await calls.list_calls(session, team_id, filters, limit, cursor)
+        return page(result, phone_call_view)
+
+
+@router.get("/{call_id}", summary="Get a phone call", response_description="Phone call found")
+async def get_phone_call(services: ServicesDep, team_id: TeamId, call_id: str) -> dict[str, Any]:
+    """One call with everything known about it so far."""
+    async with services.db.read() as session:
+        return data(phone_call_view(await calls.get_call(session, team_id, call_id)))
+
+
+@router.post(
+    "/{call_id}/cancel",
+    summary="Cancel a phone call",
+    responses={409: {"description": "The call was already answered or is over"}},
+)
+async def cancel_phone_call(services: ServicesDep, team_id: TeamId, call_id: str) -> dict[str, Any]:
+    """Cancel a call that is queued or still ringing; 409 once it has been answered."""
+    async with services.db.transaction() as session:
+        return data(phone_call_view(await calls.cancel_call(session, team_id, call_id)))

@@ -1,0 +1,65 @@
+"""The composition root: builds the services from the settings and mounts every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from opencaller import __version__
+from opencaller.api.deps import Services
+from opencaller.api.errors import install_error_handlers
+from opencaller.api.limits import BodySizeLimit
+from opencaller.api.routers import (
+    call_templates,
+    do_not_call,
+    health,
+    phone_calls,
+    phone_numbers,
+    teams,
+    transcripts,
+)
+from opencaller.engine.credentials import CredentialCipher
+from opencaller.settings import Settings
+from opencaller.store.db import Database
+from opencaller.store.migrate import upgrade
+
+DESCRIPTION = """\
+opencaller's REST API, wire-compatible with the aicaller.io v1 API: point an aicaller client at this server and
+use an opencaller key.
+
+* Authenticate with the `aicaller-api-key` header (or `Authorization: Bearer <key>`).
+* Successes answer `{"data": ...}`; lists add `{"pagination": {"limit", "nextCursor"}}`.
+* Errors answer `{"error": {"code", "message", "details"}}` with 400, 401, 404, 409 or 413.
+"""
+
+
+def create_app(settings: Settings, *, database: Database | None = None, migrate: bool = True) -> FastAPI:
+    """Build the ASGI app. ``migrate`` brings the database to the newest schema at startup."""
+    db = database or Database(settings.resolved_database_url)
+    services = Services(settings=settings, db=db, cipher=CredentialCipher.from_settings(settings))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade(db)
+        try:
+            yield
+        finally:
+            if database is None:
+                await db.dispose()
+
+    app = FastAPI(
+        title="opencaller API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (phone_calls, call_templates, phone_numbers, teams, do_not_call, transcripts, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

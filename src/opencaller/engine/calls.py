@@ -1,0 +1,270 @@
+"""Phone calls: create (one or a batch, all-or-nothing), read, list with filters, cancel before answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opencaller.domain.calls import PhoneCallCreate
+from opencaller.domain.clock import utc_now
+from opencaller.domain.ids import is_valid_id, new_id
+from opencaller.domain.phone import InvalidPhoneNumber, normalize_e164
+from opencaller.domain.status import CallStatus, StatusCode
+from opencaller.domain.templates import TemplateDefinition
+from opencaller.engine.pagination import Page, paginate
+from opencaller.engine.templates import load_definition
+from opencaller.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
+from opencaller.store.models import CallTemplate, PhoneCall, PhoneNumber, Team
+
+CANCELLABLE = (CallStatus.QUEUED, CallStatus.RINGING)
+
+
+@dataclass
+class _Lookups:
+    """What a batch needs from the database, fetched once per distinct id rather than once per item."""
+
+    team: Team
+    templates: dict[str, tuple[CallTemplate, TemplateDefinition] | None]
+    numbers: dict[str, PhoneNumber]
+
+
+@dataclass(frozen=True)
+class CallOrigin:
+    """Where calls come from: the API, a lead-list file (with its id and name), or the dashboard."""
+
+    kind: str = "api"
+    file_id: str | None = None
+    file_name: str | None = None
+
+
+async def _lookups(session: AsyncSession, team_id: str, items: list[PhoneCallCreate]) -> _Lookups:
+    team = await session.get(Team, team_id)
+    if team is None:
+        raise NotFound("team not found")
+    templates: dict[str, tuple[CallTemplate, TemplateDefinition] | None] = {}
+    for template_id in {item.call_template_id for item in items}:
+        template = await session.get(CallTemplate, template_id) if is_valid_id(template_id) else None
+        if template is None or template.team_id != team_id or template.deleted_at is not None:
+            templates[template_id] = None
+        else:
+            definition = await load_definition(session, template.id, template.current_version)
+            templates[template_id] = (template, definition)
+    numbers = {
+        n.id: n for n in await session.scalars(select(PhoneNumber).where(PhoneNumber.team_id == team_id))
+    }
+    return _Lookups(team=team, templates=templates, numbers=numbers)
+
+
+def _row_for(item: PhoneCallCreate, lookups: _Lookups, origin: CallOrigin, now: datetime) -> dict[str, Any]:
+    """Validate one item against the team's data; raise ValidationFailed with field-relative details."""
+    problems: list[ErrorDetail] = []
+    found = lookups.templates.get(item.call_template_id)
+    if found is None:
+        problems.append(ErrorDetail("callTemplateId", f"call template {item.call_template_id} not found"))
+    try:
+        to_number = normalize_e164(item.to_phone_number)
+    except InvalidPhoneNumber as exc:
+        problems.append(ErrorDetail("toPhoneNumber", f"{exc}; write it in E.164 form such as +12025550100"))
+        to_number = item.to_phone_number
+    number = _caller_number(item, lookups, problems)
+    if found is not None:
+        _template, definition = found
+        missing = definition.missing_required(item.variables())
+        if missing:
+            problems.append(
+                ErrorDetail(
+                    "promptVariableValues", "missing required variables: " + ", ".join(sorted(missing))
+                )
+            )
+    if (
+        number is not None
+        and item.telephony_provider
+        and item.telephony_provider != number.telephony_provider
+    ):
+        problems.append(
+            ErrorDetail(
+                "telephonyProvider",
+                f"the number {number.number} is on {number.telephony_provider}, not {item.telephony_provider}",
+            )
+        )
+    if problems or found is None or number is None:
+        raise ValidationFailed("invalid phone call", problems)
+    template, _ = found
+    return {
+        "id": new_id(),
+        "team_id": lookups.team.id,
+        "call_template_id": template.id,
+        "template_version": template.current_version,
+        "name_of_human": item.name_of_human,
+        "to_phone_number": to_number,
+        "to_email_address": item.to_email_address,
+        "from_phone_number": number.number,
+        "phone_number_id": number.id,
+        "status": CallStatus.QUEUED.value,
+        "telephony_provider": number.telephony_provider,
+        "record": item.record,
+        "call_delayed_until": item.call_delayed_until,
+        "prompt_variable_values": [v.model_dump(by_alias=True) for v in item.prompt_variable_values],
+        "phone_call_webhooks": [w.model_dump(by_alias=True) for w in item.phone_call_webhooks],
+        "call_origin": origin.kind,
+        "file_id": origin.file_id,
+        "file_name": origin.file_name,
+        "next_attempt_at": item.call_delayed_until or now,
+        "attempts": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _caller_number(
+    item: PhoneCallCreate, lookups: _Lookups, problems: list[ErrorDetail]
+) -> PhoneNumber | None:
+    """The team number the call is placed from: by id, by number, or the team default."""
+    by_id: PhoneNumber | None = None
+    if item.phone_number_id:
+        by_id = lookups.numbers.get(item.phone_number_id)
+        if by_id is None:
+            problems.append(ErrorDetail("phoneNumberId", f"phone number {item.phone_number_id} not found"))
+            return None
+    if item.from_phone_number:
+        try:
+            wanted = normalize_e164(item.from_phone_number)
+        except InvalidPhoneNumber as exc:
+            problems.append(ErrorDetail("fromPhoneNumber", str(exc)))
+            return None
+        by_number = next((n for n in lookups.numbers.values() if n.number == wanted), None)
+        if by_number is None:
+            problems.append(
+                ErrorDetail(
+                    "fromPhoneNumber", f"{wanted} is not one of the team's numbers (see /v1/phoneNumbers)"
+                )
+            )
+            return None
+        if by_id is not None and by_id.id != by_number.id:
+            problems.append(ErrorDetail("fromPhoneNumber", "does not match phoneNumberId"))
+            return None
+        return by_number
+    if by_id is not None:
+        return by_id
+    default_id = lookups.team.default_phone_number_id
+    if default_id is None or default_id not in lookups.numbers:
+        problems.append(
+            ErrorDetail(
+                "fromPhoneNumber",
+                "no caller number: pass fromPhoneNumber or phoneNumberId, or give the team a default number",
+            )
+        )
+        return None
+    return lookups.numbers[default_id]
+
+
+def _check_team(items: list[PhoneCallCreate], team_id: str) -> None:
+    if any(item.team_id is not None and item.team_id != team_id for item in items):
+        raise NotFound("team not found")
+
+
+async def create_calls(
+    session: AsyncSession, team_id: str, items: list[PhoneCallCreate], origin: CallOrigin | None = None
+) -> list[PhoneCall]:
+    """Create every call or none: any invalid item fails the whole request, naming each bad item by index."""
+    _check_team(items, team_id)
+    lookups = await _lookups(session, team_id, items)
+    now = utc_now()
+    rows: list[dict[str, Any]] = []
+    problems: list[ErrorDetail] = []
+    for index, item in enumerate(items):
+        try:
+            rows.append(_row_for(item, lookups, origin or CallOrigin(), now))
+        except ValidationFailed as exc:
+            problems.extend(ErrorDetail(f"phoneCalls.{index}.{d.field}", d.message) for d in exc.details)
+    if problems:
+        raise ValidationFailed(
+            f"{len({p.field.split('.')[1] for p in problems})} phone call(s) are invalid", problems
+        )
+    if rows:
+        await session.execute(insert(PhoneCall), rows)
+    ids = [row["id"] for row in rows]
+    return await _load_in_order(session, ids)
+
+
+async def create_call(session: AsyncSession, team_id: str, item: PhoneCallCreate) -> PhoneCall:
+    """Create one call; errors name fields without the batch prefix."""
+    _check_team([item], team_id)
+    lookups = await _lookups(session, team_id, [item])
+    if lookups.templates.get(item.call_template_id) is None:
+        raise NotFound(f"call template {item.call_template_id} not found")
+    if item.phone_number_id and item.phone_number_id not in lookups.numbers:
+        raise NotFound(f"phone number {item.phone_number_id} not found")
+    row = _row_for(item, lookups, CallOrigin(), utc_now())
+    await session.execute(insert(PhoneCall), [row])
+    return (await _load_in_order(session, [row["id"]]))[0]
+
+
+async def _load_in_order(session: AsyncSession, ids: list[str]) -> list[PhoneCall]:
+    by_id: dict[str, PhoneCall] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        by_id.update(
+            {c.id: c for c in await session.scalars(select(PhoneCall).where(PhoneCall.id.in_(chunk)))}
+        )
+    return [by_id[i] for i in ids]
+
+
+async def get_call(session: AsyncSession, team_id: str, call_id: str) -> PhoneCall:
+    """One of the team's calls."""
+    call = await session.get(PhoneCall, call_id) if is_valid_id(call_id) else None
+    if call is None or call.team_id != team_id:
+        raise NotFound(f"phone call {call_id} not found")
+    return call
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """The list filters of ``GET /v1/phoneCalls``, already validated."""
+
+    call_template_id: str | None = None
+    status: CallStatus | None = None
+    file_id: str | None = None
+    to_phone_number: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def list_calls(
+    session: AsyncSession, team_id: str, filters: CallFilters, limit: int | None, cursor: str | None
+) -> Page[PhoneCall]:
+    """The team's calls, newest first, filtered."""
+    query = select(PhoneCall).where(PhoneCall.team_id == team_id)
+    if filters.call_template_id is not None:
+        query = query.where(PhoneCall.call_template_id == filters.call_template_id)
+    if filters.status is not None:
+        query = query.where(PhoneCall.status == filters.status.value)
+    if filters.file_id is not None:
+        query = query.where(PhoneCall.file_id == filters.file_id)
+    if filters.to_phone_number is not None:
+        query = query.where(PhoneCall.to_phone_number == filters.to_phone_number)
+    if filters.created_after is not None:
+        query = query.where(PhoneCall.created_at > filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(PhoneCall.created_at < filters.created_before)
+    return await paginate(session, query, PhoneCall.id, limit, cursor)
+
+
+async def cancel_call(session: AsyncSession, team_id: str, call_id: str) -> PhoneCall:
+    """Cancel a call that has not been answered yet; 409 once it is in progress or over."""
+    call = await get_call(session, team_id, call_id)
+    status = CallStatus(call.status)
+    if status not in CANCELLABLE:
+        raise Conflict(f"the call is {status.value} and can no longer be cancelled")
+    now = utc_now()
+    call.status = CallStatus.CANCELLED.value
+    call.status_extra_info = {"statusCode": StatusCode.CANCELLED_BY_USER.value}
+    call.next_attempt_at = None
+    if status == CallStatus.RINGING:
+        call.call_ended_at = now
+    call.updated_at = now
+    return call

@@ -1,0 +1,1 @@
+"""Migration versions, applied in order by :func:`opencaller.store.migrate.upgrade`."""

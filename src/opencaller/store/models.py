@@ -1,0 +1,182 @@
+"""The tables. Ids are 24-hex strings (see :mod:`opencaller.domain.ids`); times are UTC.
+
+Wire-level JSON objects that are read and written whole (template definitions, prompt variable values, result
+values) are kept as JSON columns; everything the engine filters or claims on is a real, indexed column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from opencaller.domain.clock import utc_now
+from opencaller.domain.ids import new_id
+from opencaller.store.types import JsonType, UTCDateTime
+
+ID = String(24)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention Alembic needs for stable constraint names."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonType, list[Any]: JsonType}
+
+
+class Timestamped:
+    """``created_at``/``updated_at`` maintained by the ORM."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Team(Timestamped, Base):
+    """A tenant: everything else belongs to exactly one team."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    default_phone_number_id: Mapped[str | None] = mapped_column(ID)
+    concurrency_limit: Mapped[int] = mapped_column(Integer, default=10)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    provider_credentials: Mapped[str | None] = mapped_column(Text, doc="Fernet-encrypted JSON; never returned.")
+
+
+class ApiKey(Base):
+    """An API key, stored only as its SHA-256 hash; the plain key is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    prefix: Mapped[str] = mapped_column(String(16), doc="First characters of the key, to recognise it in lists.")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class CallTemplate(Timestamped, Base):
+    """A template's identity and its current version; the versions themselves are in ``call_template_versions``."""
+
+    __tablename__ = "call_templates"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+class CallTemplateVersion(Base):
+    """One immutable version of a template's definition (the wire JSON, camelCase)."""
+
+    __tablename__ = "call_template_versions"
+
+    template_id: Mapped[str] = mapped_column(ID, ForeignKey("call_templates.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class PhoneNumber(Timestamped, Base):
+    """A caller-ID number the team owns at a provider."""
+
+    __tablename__ = "phone_numbers"
+    __table_args__ = (UniqueConstraint("team_id", "number", name="uq_phone_numbers_team_number"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    telephony_provider: Mapped[str] = mapped_column(String(16), default="twilio")
+    label: Mapped[str | None] = mapped_column(String(200))
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer)
+    calls_per_second: Mapped[float | None] = mapped_column()
+
+
+class PhoneCall(Timestamped, Base):
+    """A phone call: the aicaller PhoneCall fields plus the engine's scheduling and lease columns."""
+
+    __tablename__ = "phone_calls"
+    __table_args__ = (
+        Index("ix_phone_calls_team_id_id", "team_id", "id"),
+        Index("ix_phone_calls_team_status_id", "team_id", "status", "id"),
+        Index("ix_phone_calls_team_template_id", "team_id", "call_template_id", "id"),
+        Index("ix_phone_calls_team_file_id", "team_id", "file_id", "id"),
+        Index("ix_phone_calls_team_to_id", "team_id", "to_phone_number", "id"),
+        Index("ix_phone_calls_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"))
+    call_template_id: Mapped[str] = mapped_column(ID, ForeignKey("call_templates.id"))
+    template_version: Mapped[int] = mapped_column(Integer)
+    name_of_human: Mapped[str] = mapped_column(String(200))
+    to_phone_number: Mapped[str] = mapped_column(String(20))
+    to_email_address: Mapped[str | None] = mapped_column(String(320))
+    from_phone_number: Mapped[str | None] = mapped_column(String(20))
+    phone_number_id: Mapped[str | None] = mapped_column(ID)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    telephony_provider: Mapped[str | None] = mapped_column(String(16))
+    record: Mapped[bool] = mapped_column(Boolean, default=False)
+    call_delayed_until: Mapped[datetime | None] = mapped_column()
+    prompt_variable_values: Mapped[list[Any]] = mapped_column(default=list)
+    phone_call_webhooks: Mapped[list[Any]] = mapped_column(default=list)
+    result_values: Mapped[list[Any] | None] = mapped_column()
+    status_extra_info: Mapped[dict[str, Any] | None] = mapped_column()
+    fixed_meeting_time: Mapped[datetime | None] = mapped_column()
+    recording_path: Mapped[str | None] = mapped_column(Text)
+    call_duration: Mapped[int | None] = mapped_column(Integer)
+    call_origin: Mapped[str] = mapped_column(String(16), default="api")
+    custom_tags_hit_on_call: Mapped[list[Any] | None] = mapped_column()
+    file_id: Mapped[str | None] = mapped_column(ID)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    call_triggered_at: Mapped[datetime | None] = mapped_column()
+    call_started_at: Mapped[datetime | None] = mapped_column()
+    call_ended_at: Mapped[datetime | None] = mapped_column()
+    # engine bookkeeping
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[list[Any]] = mapped_column(default=list)
+    provider_call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+
+
+class TranscriptTurn(Base):
+    """One turn of a call's conversation, in order."""
+
+    __tablename__ = "transcript_turns"
+    __table_args__ = (Index("ix_transcript_turns_call_seq", "phone_call_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"))
+    phone_call_id: Mapped[str] = mapped_column(ID, ForeignKey("phone_calls.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class DoNotCallEntry(Base):
+    """A number the team must never dial."""
+
+    __tablename__ = "do_not_call"
+    __table_args__ = (UniqueConstraint("team_id", "number", name="uq_do_not_call_team_number"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
