@@ -1,0 +1,5 @@
+"""``python -m opencaller`` runs the command-line interface."""
+
+from opencaller.cli import main
+
+main()
