@@ -17,9 +17,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OPENCALLER_", extra="ignore")
 
-    data_dir: Path = Field(
-        default=Path(".opencaller"), description="Where the embedded database and files live."
-    )
+    data_dir: Path = Field(default=Path(".opencaller"), description="Where the embedded database and files live.")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default SQLite in the data dir. Use postgresql+asyncpg://... to scale out.",

@@ -32,9 +32,7 @@ _HTTP_CODES = {
 }
 
 
-def error_response(
-    status: int, code: str, message: str, details: list[ErrorDetail] | None = None
-) -> JSONResponse:
+def error_response(status: int, code: str, message: str, details: list[ErrorDetail] | None = None) -> JSONResponse:
     """Build an error answer in the documented shape."""
     body: dict[str, Any] = {
         "error": {"code": code, "message": message, "details": [d.as_dict() for d in details or []]}

@@ -53,9 +53,7 @@ async def _lookups(session: AsyncSession, team_id: str, items: list[PhoneCallCre
         else:
             definition = await load_definition(session, template.id, template.current_version)
             templates[template_id] = (template, definition)
-    numbers = {
-        n.id: n for n in await session.scalars(select(PhoneNumber).where(PhoneNumber.team_id == team_id))
-    }
+    numbers = {n.id: n for n in await session.scalars(select(PhoneNumber).where(PhoneNumber.team_id == team_id))}
     return _Lookups(team=team, templates=templates, numbers=numbers)
 
 
@@ -76,15 +74,9 @@ def _row_for(item: PhoneCallCreate, lookups: _Lookups, origin: CallOrigin, now: 
         missing = definition.missing_required(item.variables())
         if missing:
             problems.append(
-                ErrorDetail(
-                    "promptVariableValues", "missing required variables: " + ", ".join(sorted(missing))
-                )
+                ErrorDetail("promptVariableValues", "missing required variables: " + ", ".join(sorted(missing)))
             )
-    if (
-        number is not None
-        and item.telephony_provider
-        and item.telephony_provider != number.telephony_provider
-    ):
+    if number is not None and item.telephony_provider and item.telephony_provider != number.telephony_provider:
         problems.append(
             ErrorDetail(
                 "telephonyProvider",
@@ -120,9 +112,7 @@ def _row_for(item: PhoneCallCreate, lookups: _Lookups, origin: CallOrigin, now: 
     }
 
 
-def _caller_number(
-    item: PhoneCallCreate, lookups: _Lookups, problems: list[ErrorDetail]
-) -> PhoneNumber | None:
+def _caller_number(item: PhoneCallCreate, lookups: _Lookups, problems: list[ErrorDetail]) -> PhoneNumber | None:
     """The team number the call is placed from: by id, by number, or the team default."""
     by_id: PhoneNumber | None = None
     if item.phone_number_id:
@@ -139,9 +129,7 @@ def _caller_number(
         by_number = next((n for n in lookups.numbers.values() if n.number == wanted), None)
         if by_number is None:
             problems.append(
-                ErrorDetail(
-                    "fromPhoneNumber", f"{wanted} is not one of the team's numbers (see /v1/phoneNumbers)"
-                )
+                ErrorDetail("fromPhoneNumber", f"{wanted} is not one of the team's numbers (see /v1/phoneNumbers)")
             )
             return None
         if by_id is not None and by_id.id != by_number.id:
@@ -182,9 +170,7 @@ async def create_calls(
         except ValidationFailed as exc:
             problems.extend(ErrorDetail(f"phoneCalls.{index}.{d.field}", d.message) for d in exc.details)
     if problems:
-        raise ValidationFailed(
-            f"{len({p.field.split('.')[1] for p in problems})} phone call(s) are invalid", problems
-        )
+        raise ValidationFailed(f"{len({p.field.split('.')[1] for p in problems})} phone call(s) are invalid", problems)
     if rows:
         await session.execute(insert(PhoneCall), rows)
     ids = [row["id"] for row in rows]
@@ -208,9 +194,7 @@ async def _load_in_order(session: AsyncSession, ids: list[str]) -> list[PhoneCal
     by_id: dict[str, PhoneCall] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        by_id.update(
-            {c.id: c for c in await session.scalars(select(PhoneCall).where(PhoneCall.id.in_(chunk)))}
-        )
+        by_id.update({c.id: c for c in await session.scalars(select(PhoneCall).where(PhoneCall.id.in_(chunk)))})
     return [by_id[i] for i in ids]
 
 

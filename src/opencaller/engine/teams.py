@@ -87,9 +87,7 @@ async def get_team(session: AsyncSession, team_id: str) -> Team:
     return team
 
 
-async def update_team(
-    session: AsyncSession, team_id: str, changes: dict[str, Any], cipher: CredentialCipher
-) -> Team:
+async def update_team(session: AsyncSession, team_id: str, changes: dict[str, Any], cipher: CredentialCipher) -> Team:
     """Apply a PATCH of the team's defaults. ``changes`` holds only the fields the client sent."""
     team = await get_team(session, team_id)
     problems: list[ErrorDetail] = []

@@ -32,18 +32,14 @@ def _checked(definition: TemplateDefinition) -> TemplateDefinition:
         raise ValidationFailed(
             "the template uses {{variables}} that promptVariables does not declare",
             [
-                ErrorDetail(
-                    field, "unknown variables: " + ", ".join(names) + " (declare them in promptVariables)"
-                )
+                ErrorDetail(field, "unknown variables: " + ", ".join(names) + " (declare them in promptVariables)")
                 for field, names in unknown.items()
             ],
         )
     return definition
 
 
-async def create_template(
-    session: AsyncSession, team_id: str, definition: TemplateDefinition
-) -> TemplateView:
+async def create_template(session: AsyncSession, team_id: str, definition: TemplateDefinition) -> TemplateView:
     """Store a new template at version 1."""
     _checked(definition)
     template = CallTemplate(team_id=team_id, current_version=1)

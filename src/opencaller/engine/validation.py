@@ -26,9 +26,7 @@ def field_path(loc: Sequence[Any], prefix: str = "") -> str:
 
 def details_from_pydantic(exc: ValidationError, prefix: str = "") -> list[ErrorDetail]:
     """One detail per problem pydantic found, without echoing the (possibly huge or secret) input."""
-    return [
-        ErrorDetail(field_path(err["loc"], prefix), _message(err)) for err in exc.errors(include_input=False)
-    ]
+    return [ErrorDetail(field_path(err["loc"], prefix), _message(err)) for err in exc.errors(include_input=False)]
 
 
 def _message(err: Any) -> str:

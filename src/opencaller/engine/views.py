@@ -37,8 +37,7 @@ def phone_call_view(call: PhoneCall, recording_url: str | None = None) -> dict[s
         "record": call.record,
         "callDelayedUntil": format_timestamp(call.call_delayed_until),
         "phoneCallWebhooks": [
-            {"url": hook["url"], "subscribedEvent": hook["subscribedEvent"]}
-            for hook in call.phone_call_webhooks
+            {"url": hook["url"], "subscribedEvent": hook["subscribedEvent"]} for hook in call.phone_call_webhooks
         ],
         "statusExtraInfo": call.status_extra_info,
         "fixedMeetingTime": format_timestamp(call.fixed_meeting_time),

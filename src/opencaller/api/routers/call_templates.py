@@ -35,9 +35,7 @@ TEMPLATE_EXAMPLE: dict[str, Any] = {
 async def create_call_template(
     services: ServicesDep,
     team_id: TeamId,
-    body: Annotated[
-        TemplateDefinition, Body(openapi_examples={"qualification": {"value": TEMPLATE_EXAMPLE}})
-    ],
+    body: Annotated[TemplateDefinition, Body(openapi_examples={"qualification": {"value": TEMPLATE_EXAMPLE}})],
 ) -> dict[str, Any]:
     """Store a template (version 1). Placeholders that no variable declares are refused, by name."""
     async with services.db.transaction() as session:
@@ -68,14 +66,10 @@ async def update_call_template(
     services: ServicesDep,
     team_id: TeamId,
     template_id: str,
-    body: Annotated[
-        dict[str, Any], Body(openapi_examples={"rename": {"value": {"name": "Lead qualification v2"}}})
-    ],
+    body: Annotated[dict[str, Any], Body(openapi_examples={"rename": {"value": {"name": "Lead qualification v2"}}})],
 ) -> dict[str, Any]:
     """Change some fields; this makes a new version, and calls already made keep theirs."""
-    changes = {
-        k: v for k, v in body.items() if k not in ("_id", "teamId", "version", "createdAt", "updatedAt")
-    }
+    changes = {k: v for k, v in body.items() if k not in ("_id", "teamId", "version", "createdAt", "updatedAt")}
     async with services.db.transaction() as session:
         return data(template_view(await templates.update_template(session, team_id, template_id, changes)))
 

@@ -19,9 +19,7 @@ router = APIRouter(prefix="/v1/doNotCall", tags=["doNotCall"], responses=ERROR_R
 async def add_do_not_call(services: ServicesDep, team_id: TeamId, body: DoNotCallCreate) -> dict[str, Any]:
     """Queued calls to the number will end `cancelled` with statusCode `DO_NOT_CALL` instead of ringing."""
     async with services.db.transaction() as session:
-        return data(
-            do_not_call_view(await do_not_call.add_number(session, team_id, body.number, body.reason))
-        )
+        return data(do_not_call_view(await do_not_call.add_number(session, team_id, body.number, body.reason)))
 
 
 @router.get("", summary="List the do-not-call list")

@@ -84,9 +84,7 @@ async def list_phone_calls(
     services: ServicesDep,
     team_id: TeamId,
     call_template_id: Annotated[str | None, Query(alias="callTemplateId")] = None,
-    status: Annotated[
-        str | None, Query(description="One of the call statuses; `canceled` is accepted")
-    ] = None,
+    status: Annotated[str | None, Query(description="One of the call statuses; `canceled` is accepted")] = None,
     file_id: Annotated[str | None, Query(alias="fileId")] = None,
     to_phone_number: Annotated[str | None, Query(alias="toPhoneNumber")] = None,
     created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,

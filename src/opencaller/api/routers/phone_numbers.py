@@ -16,9 +16,7 @@ router = APIRouter(prefix="/v1/phoneNumbers", tags=["phoneNumbers"], responses=E
 
 
 @router.post("", summary="Add a phone number")
-async def create_phone_number(
-    services: ServicesDep, team_id: TeamId, body: PhoneNumberCreate
-) -> dict[str, Any]:
+async def create_phone_number(services: ServicesDep, team_id: TeamId, body: PhoneNumberCreate) -> dict[str, Any]:
     """Add a number the team owns at a provider. The first number becomes the team's default."""
     async with services.db.transaction() as session:
         number = await phone_numbers.create_phone_number(session, team_id, body.model_dump())
@@ -59,9 +57,7 @@ async def update_phone_number(
         return data(phone_number_view(number, await phone_numbers.default_number_id(session, team_id)))
 
 
-@router.delete(
-    "/{number_id}", summary="Delete a phone number", responses={409: {"description": "Queued calls use it"}}
-)
+@router.delete("/{number_id}", summary="Delete a phone number", responses={409: {"description": "Queued calls use it"}})
 async def delete_phone_number(services: ServicesDep, team_id: TeamId, number_id: str) -> dict[str, Any]:
     """Remove a number no queued call is waiting to use."""
     async with services.db.transaction() as session:
