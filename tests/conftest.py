@@ -24,7 +24,8 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     """A live opencaller server on an empty database of ``backend``, shared by the session's tests."""
     tmp = tmp_path_factory.mktemp(f"server-{backend}")
     with temporary_database(backend, tmp) as url:
-        live = LiveServer(Settings(data_dir=tmp, database_url=url, secret_key="test-secret"))  # type: ignore[arg-type]
+        settings = Settings(data_dir=tmp, database_url=url, secret_key="test-secret", telephony="none")  # type: ignore[arg-type]
+        live = LiveServer(settings)
         live.start()
         try:
             yield live

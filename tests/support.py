@@ -10,7 +10,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,12 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import uvicorn
+from fastapi import FastAPI
+
+try:  # newer FastAPI nests included routers in app.routes; this walks into them
+    from fastapi.routing import iter_route_contexts
+except ImportError:  # pragma: no cover - older FastAPI lists every route flat
+    iter_route_contexts = None  # type: ignore[assignment]
 
 from opencaller.app import create_app
 from opencaller.engine.teams import create_team
@@ -65,9 +71,13 @@ class LiveServer:
 
     def start(self) -> None:
         """Bind a socket, start uvicorn on it, and wait until the app has finished starting (migrations run)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says TCP; without it every
+        # response waits ~40 ms for a delayed ACK (Nagle).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        if self.settings.public_url is None:
+            self.settings = self.settings.model_copy(update={"public_url": self.base_url})
         self.app = create_app(self.settings)
         config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
@@ -111,8 +121,40 @@ class LiveServer:
                 return team.id, key.plain
 
         team_id, key = self.run(make())
-        client = httpx.Client(base_url=self.base_url, headers={"aicaller-api-key": key}, timeout=60)
+        client = httpx.Client(
+            base_url=self.base_url,
+            headers={"aicaller-api-key": key},
+            timeout=60,
+            event_hooks={"response": [refuse_stack_traces]},
+        )
         return TeamClient(team_id=team_id, api_key=key, http=client)
+
+    def add_rows(self, *rows: Any) -> None:
+        """Insert ORM objects in one transaction on the server's database (for state the API cannot create)."""
+
+        async def insert() -> None:
+            async with self.db.transaction() as session:
+                session.add_all(rows)
+
+        self.run(insert())
+
+
+def api_endpoints(app: FastAPI, prefix: str = "/v1") -> set[tuple[str, str]]:
+    """Every (method, path template) the app serves under ``prefix``, including the routes of included routers."""
+    entries: Iterable[Any] = iter_route_contexts(app.routes) if iter_route_contexts is not None else app.routes
+    return {
+        (method, entry.path)
+        for entry in entries
+        if (getattr(entry, "path", None) or "").startswith(prefix)
+        for method in (getattr(entry, "methods", None) or ())
+        if method != "HEAD"
+    }
+
+
+def refuse_stack_traces(response: httpx.Response) -> None:
+    """httpx response hook: no answer of the API may ever carry a Python stack trace."""
+    response.read()
+    assert "Traceback" not in response.text, f"{response.request.method} {response.request.url}: {response.text}"
 
 
 def _when_started(server: uvicorn.Server, event: threading.Event, loop: asyncio.AbstractEventLoop) -> None:
@@ -137,6 +179,18 @@ class TeamClient:
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         """GET."""
         return self.http.get(path, **kwargs)
+
+    def patch(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        """PATCH JSON."""
+        return self.http.patch(path, json=body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        """PUT JSON."""
+        return self.http.put(path, json=body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        """DELETE."""
+        return self.http.delete(path, **kwargs)
 
     def data(self, response: httpx.Response, status: int = 200) -> Any:
         """Assert the status code and return the envelope's ``data``."""

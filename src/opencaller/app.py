@@ -18,9 +18,13 @@ from opencaller.api.routers import (
     phone_calls,
     phone_numbers,
     teams,
+    telephony,
     transcripts,
+    webhooks,
 )
 from opencaller.engine.credentials import CredentialCipher
+from opencaller.engine.webhook_worker import WebhookDeliveryWorker, WorkerConfig
+from opencaller.runtime import node_calls
 from opencaller.settings import Settings
 from opencaller.store.db import Database
 from opencaller.store.migrate import upgrade
@@ -39,14 +43,25 @@ def create_app(settings: Settings, *, database: Database | None = None, migrate:
     """Build the ASGI app. ``migrate`` brings the database to the newest schema at startup."""
     db = database or Database(settings.resolved_database_url)
     services = Services(settings=settings, db=db, cipher=CredentialCipher.from_settings(settings))
+    worker = WebhookDeliveryWorker(db, services.cipher, WorkerConfig.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await upgrade(db)
+        if settings.webhook_worker_enabled:
+            await worker.start()
         try:
-            yield
+            if settings.telephony == "none":
+                yield
+            else:
+                async with node_calls(settings, db, run_dispatcher=settings.dispatcher_enabled) as node:
+                    services.calls = node.runtime
+                    app.state.node_calls = node
+                    yield
+                    services.calls = None
         finally:
+            await worker.stop()
             if database is None:
                 await db.dispose()
 
@@ -58,8 +73,11 @@ def create_app(settings: Settings, *, database: Database | None = None, migrate:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.services = services
+    app.state.webhook_worker = worker
     install_error_handlers(app)
-    for module in (phone_calls, call_templates, phone_numbers, teams, do_not_call, transcripts, health):
+    for module in (
+        phone_calls, call_templates, phone_numbers, teams, do_not_call, transcripts, webhooks, telephony, health
+    ):  # fmt: skip
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -47,8 +48,48 @@ def serve(
 ) -> None:
     """Run the API server (creates or migrates the database on start)."""
     settings = _settings(data_dir)
+    if settings.public_url is None:
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run a worker: dial due calls and deliver webhooks (several may share one PostgreSQL database)."""
+    from opencaller.runtime import run_worker
+
+    settings = _settings(data_dir)
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.public_url is None:
+        console.print("[red]error:[/red] set OPENCALLER_PUBLIC_URL to the API nodes' public base URL")
+        raise typer.Exit(code=2)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+def simulator(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    scenarios: Annotated[Path | None, typer.Option(help="Scenario YAML (default: the built-in callees).")] = None,
+) -> None:
+    """Run the phone-network simulator on its own port (it speaks Twilio's REST, callbacks and Media Streams)."""
+    from opencaller.simulator import SimulatorConfig, create_simulator_app
+
+    config = SimulatorConfig(host=host, port=port, scenario_file=scenarios)
+    console.print(
+        f"simulator on {config.base_url}: point OPENCALLER_TWILIO_API_BASE_URL there, with account SID"
+        f" {config.account_sid} and auth token {config.auth_token!r}"
+    )
+    uvicorn.run(create_simulator_app(config), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -62,6 +103,17 @@ def migrate(data_dir: DataDir = None) -> None:
 
     asyncio.run(run())
     console.print(f"database is up to date: {_safe_url(settings.resolved_database_url)}")
+
+
+@app.command()
+def demo(data_dir: DataDir = None) -> None:
+    """Start everything embedded, drive it through the API as a client would, and print the result."""
+    from opencaller.demo import run_demo
+
+    configure_logging("WARNING")
+    record = asyncio.run(run_demo(data_dir, Console()))
+    if record.get("status") != "completed":
+        raise typer.Exit(code=1)
 
 
 @teams_app.command("create")

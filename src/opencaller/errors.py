@@ -5,6 +5,7 @@
     OpenCallerError                 code             HTTP
     ├── ValidationFailed            validation_error  400   (details: one entry per bad field)
     ├── Unauthorized                unauthorized      401
+    ├── Forbidden                   forbidden         403   (a provider callback with a bad signature)
     ├── NotFound                    not_found         404   (also: another team's resource)
     ├── Conflict                    conflict          409
     ├── PayloadTooLarge             payload_too_large 413
@@ -56,6 +57,13 @@ class Unauthorized(OpenCallerError):
 
     code = "unauthorized"
     http_status = 401
+
+
+class Forbidden(OpenCallerError):
+    """The request is not signed by who it claims to come from (provider callbacks)."""
+
+    code = "forbidden"
+    http_status = 403
 
 
 class NotFound(OpenCallerError):

@@ -30,6 +30,53 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, description="Largest JSON request body accepted.")
     log_format: str = Field(default="console", description="'console' for people, 'json' for log collectors.")
     log_level: str = Field(default="INFO")
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook targets on private, loopback and link-local addresses (receivers on this machine"
+        " or network). Cloud metadata addresses are refused whatever this says.",
+    )
+    webhook_max_age_hours: float = Field(
+        default=24.0, gt=0, description="How long after the event a webhook delivery is still retried."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Deadline of one delivery attempt.")
+    webhook_backoff_base_seconds: float = Field(
+        default=5.0, gt=0, description="Ceiling of the first retry delay (exponential backoff with full jitter)."
+    )
+    webhook_backoff_cap_seconds: float = Field(default=3600.0, gt=0, description="Largest retry delay ceiling.")
+    webhook_worker_enabled: bool = Field(
+        default=True, description="Run the webhook delivery worker inside the API server process."
+    )
+    webhook_worker_concurrency: int = Field(
+        default=16, ge=1, le=1000, description="Deliveries one worker sends at the same time."
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often a worker looks for due deliveries when nothing wakes it sooner."
+    )
+
+    public_url: str | None = Field(
+        default=None,
+        description="The base URL providers reach this node at (callbacks and the media socket);"
+        " `serve` defaults it to its own address.",
+    )
+    telephony: str = Field(
+        default="auto",
+        pattern="^(auto|none)$",
+        description="'auto': Twilio when credentials are set, else the embedded simulator; 'none': no calls.",
+    )
+    twilio_account_sid: str | None = Field(default=None)
+    twilio_auth_token: SecretStr | None = Field(default=None)
+    twilio_api_base_url: str = Field(default="https://api.twilio.com")
+    simulator_port: int = Field(default=0, ge=0, le=65535, description="Embedded simulator port (0: any free).")
+    simulator_scenario_file: Path | None = Field(default=None, description="Callee scenarios; default built in.")
+    dispatcher_enabled: bool = Field(default=True, description="Run the dispatcher inside this process.")
+    ring_timeout_seconds: int = Field(default=30, ge=1, le=600, description="How long a call rings unanswered.")
+    dispatcher_reconcile_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a dial whose worker died may stay unacknowledged before it is dialled again (a"
+        " provider callback within this time adopts it instead).",
+    )
+    dispatcher_concurrency: int = Field(default=20, ge=1, le=1000, description="Dials in flight per worker.")
 
     @property
     def resolved_database_url(self) -> str:

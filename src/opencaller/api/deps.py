@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from opencaller.engine.calls_runtime import CallRuntime
 from opencaller.engine.credentials import CredentialCipher
 from opencaller.engine.teams import authenticate
 from opencaller.settings import Settings
@@ -21,6 +22,8 @@ class Services:
     settings: Settings
     db: Database
     cipher: CredentialCipher
+    calls: CallRuntime | None = None
+    """The live-call machinery, present while the node runs a telephony provider."""
 
 
 def get_services(request: Request) -> Services:

@@ -46,6 +46,12 @@ class BodySizeLimit:
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if rejected:
+                # The app caught the overflow (FastAPI turns a failed body read into a 400): answer 413 instead.
+                if message["type"] == "http.response.start" and not response_started:
+                    response_started = True
+                    await _reject(send, limit)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)

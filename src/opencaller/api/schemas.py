@@ -105,6 +105,26 @@ class ApiKeyCreate(WireModel):
     name: Annotated[str, Field(max_length=200)] = ""
 
 
+class WebhookCreate(WireModel):
+    """Body of ``POST /v1/webhooks``: a team-level subscription. A secret is generated when none is sent."""
+
+    url: Annotated[str, Field(min_length=1, max_length=2000, examples=["https://hooks.example.com/opencaller"])]
+    events: Annotated[list[str], Field(max_length=20, examples=[["phoneCall.completed", "phoneCall.ended"]])] = Field(
+        default_factory=lambda: ["*"]
+    )
+    secret: Annotated[str | None, Field(min_length=1, max_length=500)] = None
+    enabled: bool = True
+
+
+class WebhookUpdate(WireModel):
+    """Body of ``PATCH /v1/webhooks/{id}``; only the fields sent change. A new ``secret`` rotates the key."""
+
+    url: Annotated[str | None, Field(min_length=1, max_length=2000)] = None
+    events: Annotated[list[str] | None, Field(max_length=20)] = None
+    secret: Annotated[str | None, Field(min_length=1, max_length=500)] = None
+    enabled: bool | None = None
+
+
 class ErrorBody(BaseModel):
     """The error shape every endpoint answers with."""
 

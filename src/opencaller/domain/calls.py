@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from opencaller.domain.clock import to_utc
 from opencaller.domain.templates import WireModel
 
 TelephonyProviderName = Literal["twilio", "plivo", "telnyx"]
@@ -53,6 +54,11 @@ class PhoneCallCreate(WireModel):
     record: bool = False
     call_delayed_until: datetime | None = None
     phone_call_webhooks: Annotated[list[PhoneCallWebhook], Field(max_length=20)] = Field(default_factory=list)
+
+    @field_validator("call_delayed_until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else to_utc(value)
 
     @field_validator("to_email_address")
     @classmethod

@@ -35,3 +35,16 @@ def parse_timestamp(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC (a value without an offset is taken as UTC); ValueError when UTC cannot represent it.
+
+    ``0001-01-01T00:00:00+14:00`` is a valid ISO-8601 time, but it falls before year 1 in UTC.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of the supported date range (years 1 to 9999 in UTC)") from exc

@@ -21,9 +21,29 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class WireModel(BaseModel):
-    """Base for wire objects: camelCase on the wire, unknown fields ignored, snake_case in Python."""
+    """Base for wire objects: camelCase on the wire, unknown fields ignored, snake_case in Python.
+
+    Text may not contain NUL characters: PostgreSQL cannot store them in a text column.
+    """
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_characters(cls, value: object) -> object:
+        if _has_nul(value):
+            raise ValueError("must not contain NUL (\\u0000) characters")
+        return value
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False  # nested wire models check their own fields
 
 
 class PromptVariable(WireModel):

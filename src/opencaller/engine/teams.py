@@ -6,11 +6,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opencaller.domain.clock import utc_now
+from opencaller.domain.ids import is_valid_id
 from opencaller.engine.credentials import CredentialCipher
 from opencaller.errors import ErrorDetail, NotFound, Unauthorized, ValidationFailed
 from opencaller.store.models import ApiKey, PhoneNumber, Team
@@ -61,7 +63,7 @@ async def list_api_keys(session: AsyncSession, team_id: str) -> list[ApiKey]:
 
 async def revoke_api_key(session: AsyncSession, team_id: str, key_id: str) -> ApiKey:
     """Revoke one of the team's keys; it stops working at once."""
-    key = await session.get(ApiKey, key_id)
+    key = await session.get(ApiKey, key_id) if is_valid_id(key_id) else None
     if key is None or key.team_id != team_id:
         raise NotFound(f"API key {key_id} not found")
     if key.revoked_at is None:
@@ -99,13 +101,15 @@ async def update_team(session: AsyncSession, team_id: str, changes: dict[str, An
     if "default_phone_number_id" in changes:
         number_id = changes["default_phone_number_id"]
         if number_id is not None:
-            number = await session.get(PhoneNumber, number_id)
+            number = await session.get(PhoneNumber, number_id) if is_valid_id(number_id) else None
             if number is None or number.team_id != team_id:
                 problems.append(ErrorDetail("defaultPhoneNumberId", "is not one of the team's phone numbers"))
         team.default_phone_number_id = number_id
     if "concurrency_limit" in changes:
         team.concurrency_limit = changes["concurrency_limit"]
     if "time_zone" in changes:
+        if changes["time_zone"] is not None and not _is_time_zone(changes["time_zone"]):
+            problems.append(ErrorDetail("timeZone", "must be an IANA time zone such as Europe/Berlin"))
         team.time_zone = changes["time_zone"]
     if "provider_credentials" in changes:
         stored = cipher.decrypt(team.provider_credentials) if team.provider_credentials else {}
@@ -117,7 +121,16 @@ async def update_team(session: AsyncSession, team_id: str, changes: dict[str, An
         team.provider_credentials = cipher.encrypt(stored) if stored else None
     if problems:
         raise ValidationFailed("invalid team settings", problems)
+    await session.flush()  # so the answer shows the new updatedAt, as a later GET does
     return team
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
 
 
 def configured_providers(team: Team, cipher: CredentialCipher) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from opencaller.domain.clock import format_timestamp
+from opencaller.engine.attempts import public_view
 from opencaller.engine.templates import TemplateView
 from opencaller.store.models import ApiKey, DoNotCallEntry, PhoneCall, PhoneNumber, Team, TranscriptTurn
 
@@ -45,7 +46,7 @@ def phone_call_view(call: PhoneCall, recording_url: str | None = None) -> dict[s
         "callDuration": call.call_duration,
         "callOrigin": call.call_origin,
         "customTagsHitOnCall": call.custom_tags_hit_on_call,
-        "attempts": call.attempts,
+        "attempts": public_view(call.attempts),
     }
 
 

@@ -126,8 +126,12 @@ class PhoneNetwork:
 
     async def start(self) -> None:
         """Open the HTTP client used for callbacks and TwiML fetches."""
+        in_flight = WebhookSender.MAX_IN_FLIGHT  # keep every connection alive: reconnecting is what costs
         self._client = httpx.AsyncClient(
-            timeout=self.config.callback_timeout_seconds, trust_env=False, follow_redirects=False
+            timeout=self.config.callback_timeout_seconds,
+            trust_env=False,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
         )
 
     async def close(self) -> None:

@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 class Database:
-    """Owns the engine; hands out sessions whose transaction is committed once, at the edge."""
+    """Owns the engine; hands out sessions whose transaction is committed once, at the edge.
+
+    On SQLite, write transactions start with ``BEGIN IMMEDIATE`` (on their own engine) so two read-modify-write
+    transactions serialise instead of silently losing one update; reads use a second engine and never wait for
+    writers (WAL). On PostgreSQL, code that rewrites a row's JSON locks the row first (``FOR UPDATE``).
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -27,9 +32,14 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.read_engine: AsyncEngine = self.engine
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_writer_connection)
+            event.listen(self.engine.sync_engine, "begin", _begin_immediate)
+            self.read_engine = create_async_engine(url, **kwargs)
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -40,13 +50,13 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only; nothing is committed."""
-        async with self.sessionmaker() as session:
+        async with self.read_sessionmaker() as session:
             yield session
 
     async def ping(self) -> bool:
         """Whether the database answers a trivial query."""
         try:
-            async with self.engine.connect() as conn:
+            async with self.read_engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             return False
@@ -55,6 +65,17 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def _sqlite_writer_connection(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.isolation_level = None  # the driver must not BEGIN on its own: _begin_immediate does
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

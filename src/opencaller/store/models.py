@@ -180,3 +180,62 @@ class DoNotCallEntry(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     source: Mapped[str] = mapped_column(String(16), default="api")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class WebhookSubscription(Timestamped, Base):
+    """A team-level webhook subscription: where to send which events, signed with the (encrypted) secret."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index("ix_webhook_subscriptions_team_id_id", "team_id", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    encrypted_secret: Mapped[str] = mapped_column(Text, doc="Fernet-encrypted signing secret; never returned.")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox and delivery log in one: one row per (event, target), written with the state change.
+
+    A *stream* is one call's deliveries to one target (``target_key``: ``sub:<subscription id>`` or
+    ``call:<index in phoneCallWebhooks>``); ``sequence`` orders the call's events, and a delivery is only sent
+    once every earlier delivery of its stream is settled. ``message_id`` is the ``webhook-id`` header, the same on
+    every attempt.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("phone_call_id", "target_key", "sequence", name="uq_webhook_deliveries_stream_sequence"),
+        Index("ix_webhook_deliveries_team_id_id", "team_id", "id"),
+        Index("ix_webhook_deliveries_team_call_id", "team_id", "phone_call_id", "id"),
+        Index("ix_webhook_deliveries_team_status_id", "team_id", "status", "id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_subscription_status", "subscription_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"))
+    phone_call_id: Mapped[str] = mapped_column(ID, ForeignKey("phone_calls.id", ondelete="CASCADE"))
+    subscription_id: Mapped[str | None] = mapped_column(ID, doc="The team subscription, or null for a per-call one.")
+    call_webhook_index: Mapped[int | None] = mapped_column(Integer, doc="Index in the call's phoneCallWebhooks.")
+    target_key: Mapped[str] = mapped_column(String(40))
+    sequence: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[str] = mapped_column(Text, doc="The exact JSON body sent (and signed) on every attempt.")
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_latency_ms: Mapped[float | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    retry_window_started_at: Mapped[datetime] = mapped_column(doc="Retries stop once this is older than the max age.")
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    delivered_at: Mapped[datetime | None] = mapped_column()

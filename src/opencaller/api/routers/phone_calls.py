@@ -11,10 +11,13 @@ from opencaller.api.deps import ServicesDep, TeamId
 from opencaller.api.envelope import data, page
 from opencaller.api.schemas import ERROR_RESPONSES, PHONE_CALL_EXAMPLE, PhoneCallBatch
 from opencaller.domain.calls import PhoneCallCreate
+from opencaller.domain.clock import to_utc
+from opencaller.domain.ids import is_valid_id
 from opencaller.domain.phone import InvalidPhoneNumber, normalize_e164
 from opencaller.domain.status import CallStatus
 from opencaller.engine import calls
 from opencaller.engine.views import phone_call_view
+from opencaller.engine.webhook_events import WebhookIntake
 from opencaller.errors import ErrorDetail, ValidationFailed
 
 router = APIRouter(prefix="/v1/phoneCalls", tags=["phoneCalls"], responses=ERROR_RESPONSES)
@@ -28,7 +31,8 @@ async def create_phone_call(
 ) -> dict[str, Any]:
     """Queue one call. Answers 200 with the created PhoneCall, as aicaller does."""
     async with services.db.transaction() as session:
-        call = await calls.create_call(session, team_id, body)
+        intake = WebhookIntake.from_settings(services.settings, services.cipher)
+        call = await calls.create_call(session, team_id, body, webhooks=intake)
         return data(phone_call_view(call))
 
 
@@ -42,7 +46,8 @@ async def create_phone_calls(
 ) -> dict[str, Any]:
     """Queue up to 1000 calls at once: all are created, or none and every bad item is named by its index."""
     async with services.db.transaction() as session:
-        created = await calls.create_calls(session, team_id, body.phone_calls)
+        intake = WebhookIntake.from_settings(services.settings, services.cipher)
+        created = await calls.create_calls(session, team_id, body.phone_calls, webhooks=intake)
         return data([phone_call_view(call) for call in created])
 
 
@@ -67,8 +72,18 @@ def _filters(
             number = normalize_e164(to_phone_number)
         except InvalidPhoneNumber as exc:
             problems.append(ErrorDetail("toPhoneNumber", str(exc)))
+    for name, value in (("callTemplateId", call_template_id), ("fileId", file_id)):
+        if value is not None and not is_valid_id(value):
+            problems.append(ErrorDetail(name, "is not an id (24 hex characters)"))
+    bounds: dict[str, datetime | None] = {"createdAfter": created_after, "createdBefore": created_before}
+    for name, moment in bounds.items():
+        try:
+            bounds[name] = None if moment is None else to_utc(moment)
+        except ValueError as exc:
+            problems.append(ErrorDetail(name, str(exc)))
     if problems:
         raise ValidationFailed("invalid filters", problems)
+    created_after, created_before = bounds["createdAfter"], bounds["createdBefore"]
     return calls.CallFilters(
         call_template_id=call_template_id,
         status=parsed_status,
@@ -112,6 +127,13 @@ async def get_phone_call(services: ServicesDep, team_id: TeamId, call_id: str) -
     responses={409: {"description": "The call was already answered or is over"}},
 )
 async def cancel_phone_call(services: ServicesDep, team_id: TeamId, call_id: str) -> dict[str, Any]:
-    """Cancel a call that is queued or still ringing; 409 once it has been answered."""
+    """Cancel a call that is queued or still ringing; 409 once it has been answered.
+
+    A ringing call is also cancelled at the provider, so the callee's phone stops ringing.
+    """
     async with services.db.transaction() as session:
-        return data(phone_call_view(await calls.cancel_call(session, team_id, call_id)))
+        call = await calls.cancel_call(session, team_id, call_id)
+        view = phone_call_view(call)
+    if call.provider_call_id and services.calls is not None:
+        await services.calls.end_leg(call.provider_call_id)
+    return data(view)

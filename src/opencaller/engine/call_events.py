@@ -1,0 +1,119 @@
+"""Provider status callbacks → the call's state: forward-only, idempotent, and retry-aware.
+
+Callbacks arrive late, twice and out of order. Each one updates the attempt it belongs to; only callbacks of the
+call's current attempt move the call itself, and only forward (:func:`~opencaller.domain.status.can_transition`).
+A busy, unanswered or failed attempt that the template's retry policy covers puts the call back in the queue
+instead of ending it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opencaller.domain.clock import format_timestamp
+from opencaller.domain.retry import retry_delay
+from opencaller.domain.status import CallStatus, StatusCode, can_transition
+from opencaller.engine.attempts import DIALING, attempt_index, last_attempt, update_attempt
+from opencaller.engine.templates import load_definition
+from opencaller.engine.webhook_events import record_status_event
+from opencaller.store.models import PhoneCall
+from opencaller.telephony.base import CallEvent
+
+log = structlog.get_logger(__name__)
+
+_ATTEMPT_RANK = {DIALING: 0, "queued": 0, "ringing": 1, "inProgress": 2}
+_FINAL_RANK = 3  # any other attempt status is an end state ("busy", "completed", "error", "abandoned", ...)
+
+
+async def apply_call_event(
+    session: AsyncSession, call: PhoneCall, event: CallEvent, now: datetime
+) -> CallStatus | None:
+    """Apply one status callback; return the status the call entered, if it changed.
+
+    A retried call re-enters ``queued`` (returned as such) with ``next_attempt_at`` set by the retry policy.
+    Every other change queues its webhook events in the same transaction.
+    """
+    index = attempt_index(call, event.provider_call_id)
+    if index is None:
+        index = _adopt(call, event.provider_call_id)
+        if index is None:
+            log.warning(
+                "callback for an unknown provider call", call_id=call.id, provider_call_id=event.provider_call_id
+            )
+            return None
+    _record_on_attempt(call, index, event, now)
+    if index != len(call.attempts) - 1 or call.provider_call_id != event.provider_call_id:
+        return None  # a late callback of an earlier attempt: history only
+    current = CallStatus(call.status)
+    new = event.status
+    if new == CallStatus.QUEUED or not can_transition(current, new):
+        return None
+    if new == CallStatus.RINGING:
+        call.status = new.value
+    elif new == CallStatus.IN_PROGRESS:
+        call.status = new.value
+        call.call_started_at = event.timestamp or now
+    else:
+        entered = await _finish(session, call, new, event, now)
+        if entered != CallStatus.QUEUED:  # a retry is not news: the call is still on its way
+            await record_status_event(session, call, now=now)
+        return entered
+    call.updated_at = now
+    await record_status_event(session, call, now=now)
+    return new
+
+
+def _adopt(call: PhoneCall, provider_call_id: str) -> int | None:
+    """A callback for a dial whose acknowledgement was never recorded (the dialling worker died): adopt it."""
+    latest = last_attempt(call)
+    if latest is None or latest.get("providerCallId") is not None or latest.get("status") != DIALING:
+        return None
+    update_attempt(call, len(call.attempts) - 1, providerCallId=provider_call_id)
+    call.provider_call_id = provider_call_id
+    call.next_attempt_at = None
+    return len(call.attempts) - 1
+
+
+def _record_on_attempt(call: PhoneCall, index: int, event: CallEvent, now: datetime) -> None:
+    entry = call.attempts[index]
+    changes: dict[str, object] = {}
+    previous = str(entry.get("status"))
+    if event.status.is_final:
+        if previous not in {s.value for s in CallStatus if s.is_final}:
+            changes.update(status=event.status.value, endedAt=format_timestamp(event.timestamp or now))
+    elif _ATTEMPT_RANK.get(event.status.value, 0) > _ATTEMPT_RANK.get(previous, _FINAL_RANK):
+        changes["status"] = event.status.value
+    if event.sip_response_code is not None and entry.get("sipResponseCode") is None:
+        changes["sipResponseCode"] = event.sip_response_code
+    if event.answered_by is not None and entry.get("answeredBy") is None:
+        changes["answeredBy"] = event.answered_by.value
+    if changes:
+        update_attempt(call, index, **changes)
+
+
+async def _finish(
+    session: AsyncSession, call: PhoneCall, new: CallStatus, event: CallEvent, now: datetime
+) -> CallStatus:
+    definition = await load_definition(session, call.call_template_id, call.template_version)
+    delay = retry_delay(definition.retry_policy, new, len(call.attempts))
+    call.updated_at = now
+    if delay is not None:
+        call.status = CallStatus.QUEUED.value
+        call.provider_call_id = None
+        call.next_attempt_at = now + max(delay, timedelta(0))
+        log.info("attempt will be retried", call_id=call.id, outcome=new.value, retry_at=call.next_attempt_at)
+        return CallStatus.QUEUED
+    call.status = new.value
+    call.call_ended_at = event.timestamp or now
+    call.next_attempt_at = None
+    if call.call_started_at is not None:
+        measured = int((call.call_ended_at - call.call_started_at).total_seconds())
+        call.call_duration = event.duration_seconds if event.duration_seconds is not None else max(measured, 0)
+    if new == CallStatus.COMPLETED and call.status_extra_info is None:
+        call.status_extra_info = {"statusCode": StatusCode.HUNG_UP_BY_HUMAN.value}
+    elif new == CallStatus.CANCELLED and call.status_extra_info is None:
+        call.status_extra_info = {"statusCode": StatusCode.CANCELLED_BY_USER.value}
+    return new

@@ -1,0 +1,54 @@
+"""A live opencaller node with its embedded phone-network simulator and an in-process dispatcher."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from opencaller.settings import Settings
+from tests.support import LiveServer, TeamClient, temporary_database
+
+FINAL = {"busy", "failed", "noAnswer", "cancelled", "completed"}
+
+
+@pytest.fixture(scope="session")
+def calling_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A node that really dials: the Twilio adapter against the built-in simulator callees."""
+    tmp = tmp_path_factory.mktemp(f"calling-{backend}")
+    with temporary_database(backend, tmp) as url:
+        settings = Settings(
+            data_dir=tmp,
+            database_url=url,
+            secret_key="test-secret",  # type: ignore[arg-type]
+            ring_timeout_seconds=3,
+            webhook_worker_enabled=False,
+        )
+        live = LiveServer(settings)
+        live.start()
+        try:
+            yield live
+        finally:
+            live.stop()
+
+
+@pytest.fixture
+def caller(calling_server: LiveServer) -> TeamClient:
+    """A team with a caller number and a one-variable template, on the calling node."""
+    team = calling_server.new_team("Callers")
+    team.add_number()
+    return team
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll the API like a client would until ``check`` returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

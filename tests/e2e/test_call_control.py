@@ -1,0 +1,100 @@
+"""Retries on a virtual clock, and provider callbacks that are forged, repeated or out of order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+from opencaller.domain.clock import parse_timestamp, utc_now
+from opencaller.simulator import DEFAULT_AUTH_TOKEN
+from tests.e2e.conftest import FINAL, wait_until
+from tests.support import LiveServer, TeamClient
+
+
+class VirtualClock:
+    """Real time plus an offset the test moves forward, shared by the dispatcher and the callback handler."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.offset
+
+
+def _call(caller: TeamClient, call_id: str) -> dict[str, Any]:
+    return caller.data(caller.get(f"/v1/phoneCalls/{call_id}"))  # type: ignore[no-any-return]
+
+
+def test_busy_number_is_retried_after_the_configured_delays(calling_server: LiveServer, caller: TeamClient) -> None:
+    node = calling_server.app.state.node_calls
+    clock = VirtualClock()
+    node.dispatcher.clock = clock
+    node.runtime.clock = clock
+    try:
+        template = caller.add_template(retryPolicy={"maxAttempts": 3, "retryOn": ["busy"], "delaysMinutes": [10, 30]})
+        call = caller.data(
+            caller.post("/v1/phoneCalls", caller.call_body(template["_id"], toPhoneNumber="+12025550101"))
+        )
+
+        for attempt, delay in ((1, 10), (2, 30)):
+            waiting = wait_until(
+                lambda n=attempt: (
+                    (c := _call(caller, call["_id"]))["status"] == "queued"
+                    and len(c["attempts"]) == n
+                    and c["attempts"][-1]["status"] == "busy"
+                    and c
+                ),
+                f"attempt {attempt} to end busy and be re-queued",
+            )
+            assert waiting["attempts"][-1]["sipResponseCode"] == 486
+            clock.offset += timedelta(minutes=delay, seconds=1)
+            node.dispatcher.wake.set()
+
+        ended = wait_until(lambda: (c := _call(caller, call["_id"]))["status"] in FINAL and c, "the last attempt")
+    finally:
+        node.dispatcher.clock = utc_now
+        node.runtime.clock = utc_now
+
+    assert ended["status"] == "busy"
+    assert [a["status"] for a in ended["attempts"]] == ["busy", "busy", "busy"]
+    dialed = [parse_timestamp(a["dialedAt"]) for a in ended["attempts"]]
+    assert dialed[1] - dialed[0] >= timedelta(minutes=10)
+    assert dialed[2] - dialed[1] >= timedelta(minutes=30)
+
+
+def _signed_post(
+    server: LiveServer, call_id: str, params: dict[str, str], signature: str | None = None
+) -> httpx.Response:
+    url = f"{server.base_url}/telephony/twilio/status/{call_id}"
+    signature = signature or RequestValidator(DEFAULT_AUTH_TOKEN).compute_signature(url, params)
+    return httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def test_forged_repeated_and_late_callbacks_change_nothing(calling_server: LiveServer, caller: TeamClient) -> None:
+    template = caller.add_template()
+    created = caller.data(caller.post("/v1/phoneCalls", caller.call_body(template["_id"])))
+    done = wait_until(lambda: (c := _call(caller, created["_id"]))["status"] in FINAL and c, "the call to end")
+    assert done["status"] == "completed"
+    sid = done["attempts"][0]["providerCallId"]
+    base = {"CallSid": sid, "AccountSid": "AC" + "5" * 32, "From": "+12025550199", "To": "+12025550100"}
+
+    forged = _signed_post(
+        calling_server, created["_id"], {**base, "CallStatus": "busy"}, signature="bm90IGEgc2lnbmF0dXJl"
+    )
+    late = _signed_post(calling_server, created["_id"], {**base, "CallStatus": "ringing", "SequenceNumber": "1"})
+    repeated = _signed_post(
+        calling_server,
+        created["_id"],
+        {**base, "CallStatus": "completed", "CallDuration": "999", "SequenceNumber": "3"},
+    )
+    unknown_leg = _signed_post(
+        calling_server, created["_id"], {**base, "CallSid": "CA" + "0" * 32, "CallStatus": "busy"}
+    )
+
+    assert forged.status_code == 403
+    assert (late.status_code, repeated.status_code, unknown_leg.status_code) == (204, 204, 204)
+    after = _call(caller, created["_id"])
+    assert after == done
