@@ -1,7 +1,8 @@
-"""Retries on a virtual clock, and provider callbacks that are forged, repeated or out of order."""
+"""Retries on a virtual clock, per-number pacing, and provider callbacks that are forged, repeated or out of order."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,3 +99,21 @@ def test_forged_repeated_and_late_callbacks_change_nothing(calling_server: LiveS
     assert (late.status_code, repeated.status_code, unknown_leg.status_code) == (204, 204, 204)
     after = _call(caller, created["_id"])
     assert after == done
+
+
+def test_a_number_with_calls_per_second_is_paced(calling_server: LiveServer, caller: TeamClient) -> None:
+    paced = caller.data(caller.post("/v1/phoneNumbers", {"number": "+12025550198", "callsPerSecond": 2}))
+    template = caller.add_template()
+    bodies = [
+        caller.call_body(template["_id"], toPhoneNumber="+12025550101", phoneNumberId=paced["_id"]) for _ in range(5)
+    ]
+    created = caller.data(caller.post("/v1/phoneCalls/batch", {"phoneCalls": bodies}))
+
+    ended = [
+        wait_until(lambda i=c["_id"]: (x := _call(caller, i))["status"] in FINAL and x, "the call to end")
+        for c in created
+    ]
+
+    dialed = sorted(parse_timestamp(c["attempts"][0]["dialedAt"]) for c in ended)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(dialed)]
+    assert all(gap >= timedelta(milliseconds=500) for gap in gaps), gaps

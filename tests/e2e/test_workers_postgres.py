@@ -18,10 +18,15 @@ CALLS = 1000
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """Simulator + API node on a fresh PostgreSQL database; workers are started by the test."""
+    """Simulator + API node on a fresh PostgreSQL database; workers are started by the test.
+
+    The reconciliation deadline is shortened from 120 s to 30 s so the killed worker's unsent dials are retried
+    soon; it must still exceed the time callbacks take to arrive under this load, or a dial that did reach the
+    simulator would be placed again.
+    """
     with temporary_database("postgresql", tmp_path) as url:
         deployment = Cluster(
-            database_url=url, workdir=tmp_path, extra_env={"OPENCALLER_DISPATCHER_RECONCILE_SECONDS": "3"}
+            database_url=url, workdir=tmp_path, extra_env={"OPENCALLER_DISPATCHER_RECONCILE_SECONDS": "30"}
         )
         try:
             deployment.start()

@@ -162,6 +162,10 @@ class Dispatcher:
         teams = {t.id: t for t in await session.scalars(select(Team).where(Team.id.in_(team_ids)))}
         number_ids = {c.phone_number_id for c in calls if c.phone_number_id}
         numbers = {n.id: n for n in await session.scalars(select(PhoneNumber).where(PhoneNumber.id.in_(number_ids)))}
+        paced = [n.id for n in numbers.values() if n.calls_per_second]
+        if paced:  # lock paced numbers: workers must share one dial schedule per number
+            locked = select(PhoneNumber).where(PhoneNumber.id.in_(paced)).with_for_update()
+            numbers.update({n.id: n for n in await session.scalars(locked.execution_options(populate_existing=True))})
         blocked_rows = await session.execute(
             select(DoNotCallEntry.team_id, DoNotCallEntry.number).where(
                 DoNotCallEntry.team_id.in_(team_ids),
@@ -199,6 +203,9 @@ class Dispatcher:
             return self._settle(call, now, next_attempt=opening or now + timedelta(days=1))
         if not self._has_capacity(call, team, batch):
             return self._settle(call, now, next_attempt=now + timedelta(seconds=self.options.limit_backoff_seconds))
+        slot = self._dial_slot(batch.numbers.get(call.phone_number_id or ""), now)
+        if slot > now:
+            return self._settle(call, now, next_attempt=slot)
         batch.by_team[call.team_id] = batch.by_team.get(call.team_id, 0) + 1
         if call.phone_number_id:
             batch.by_number[call.phone_number_id] = batch.by_number.get(call.phone_number_id, 0) + 1
@@ -225,6 +232,16 @@ class Dispatcher:
         number = batch.numbers.get(call.phone_number_id or "")
         limit = number.concurrency_limit if number is not None else None
         return limit is None or batch.by_number.get(number.id if number else "", 0) < limit
+
+    @staticmethod
+    def _dial_slot(number: PhoneNumber | None, now: datetime) -> datetime:
+        """When this dial may start under the number's calls-per-second pace; reserves the slot if it is now."""
+        if number is None or not number.calls_per_second:
+            return now
+        slot = max(now, number.next_dial_at or now)
+        if slot == now:
+            number.next_dial_at = now + timedelta(seconds=1 / number.calls_per_second)
+        return slot
 
     @staticmethod
     def _settle(call: PhoneCall, now: datetime, *, next_attempt: datetime | None) -> None:

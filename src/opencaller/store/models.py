@@ -102,6 +102,9 @@ class PhoneNumber(Timestamped, Base):
     label: Mapped[str | None] = mapped_column(String(200))
     concurrency_limit: Mapped[int | None] = mapped_column(Integer)
     calls_per_second: Mapped[float | None] = mapped_column()
+    next_dial_at: Mapped[datetime | None] = mapped_column(
+        doc="The earliest time the next dial from this number may start (the calls-per-second pacing)."
+    )
 
 
 class PhoneCall(Timestamped, Base):
