@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request, Response, WebSocket
 from starlette.websockets import WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 
-from opencaller.simulator import SimulatorConfig, create_simulator_app
+from opencaller.simulator import CalleeVoice, SimulatorConfig, create_simulator_app
 
 ACCOUNT_SID = "AC" + "1234abcd" * 4
 AUTH_TOKEN = "test-auth-token-0123456789"
@@ -245,22 +245,23 @@ class Harness:
         return await self.detail(sid)
 
 
-@pytest.fixture
-async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    """A simulator and a platform, both serving on loopback.
+@asynccontextmanager
+async def running_harness(scenario_file: Path | None, voice: CalleeVoice | None = None) -> AsyncIterator[Harness]:
+    """A simulator (with ``scenario_file``, None for the built-in callees) and a platform, both on loopback.
 
-    The simulator uses the fast test scenarios, or the built-in ones when parametrized with ``"builtin"``.
+    Without a ``voice`` the callees use the model-free placeholder voice.
     """
-    builtin = getattr(request, "param", None) == "builtin"
     sim_sock, platform_sock = _listening_socket(), _listening_socket()
     config = SimulatorConfig(
         port=sim_sock.getsockname()[1],
         account_sid=ACCOUNT_SID,
         auth_token=AUTH_TOKEN,
-        scenario_file=None if builtin else SCENARIOS,
+        scenario_file=scenario_file,
+        voice="placeholder",
     )
     platform = Platform()
-    async with serve(create_simulator_app(config), sim_sock) as sim_url, serve(platform.app, platform_sock) as p_url:
+    simulator = create_simulator_app(config, voice)
+    async with serve(simulator, sim_sock) as sim_url, serve(platform.app, platform_sock) as p_url:
         platform.base_url = p_url
         async with (
             httpx.AsyncClient(base_url=sim_url, auth=(ACCOUNT_SID, AUTH_TOKEN), trust_env=False) as rest,
@@ -273,3 +274,14 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
                 for peer in platform.peers:
                     peer.done.set()
                 assert platform.bad_signatures == [], "every webhook must carry a valid X-Twilio-Signature"
+
+
+@pytest.fixture
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """A simulator and a platform, both serving on loopback, with the placeholder voice.
+
+    The simulator uses the fast test scenarios, or the built-in ones when parametrized with ``"builtin"``.
+    """
+    builtin = getattr(request, "param", None) == "builtin"
+    async with running_harness(None if builtin else SCENARIOS) as harness:
+        yield harness

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from opencaller.audio import read_wav, rms, tone, ulaw_decode, ulaw_encode
+from opencaller.simulator import PlaceholderVoice
 from opencaller.simulator.dtmf import dtmf_tone
 
-from .conftest import ACCOUNT_SID, Harness, StreamPeer
+from .conftest import ACCOUNT_SID, SCENARIOS, Harness, StreamPeer, running_harness
 
 STREAM_SID = re.compile(r"^MZ[0-9a-f]{32}$")
 
@@ -262,3 +263,29 @@ async def test_builtin_cooperative_person_answers_and_greets(harness: Harness) -
     detail = await harness.detail(call["sid"])
     assert detail["callee"] == "cooperative person"
     assert detail["transcript"][0]["text"] == "Hello, this is Alex."
+
+
+class BrokenVoice(PlaceholderVoice):
+    """A voice whose speech engine has crashed: every synthesis and transcription fails."""
+
+    async def synthesize(self, text: str) -> np.ndarray:
+        raise RuntimeError("speech engine is down")
+
+    async def transcribe(self, pcm: np.ndarray) -> str | None:
+        raise RuntimeError("speech engine is down")
+
+
+async def test_a_failing_voice_costs_utterances_not_the_call() -> None:
+    async with running_harness(SCENARIOS, voice=BrokenVoice()) as harness:
+        call, stream, sid = await start_stream(harness, "+15005550007")
+        two_turns = np.concatenate([tone(500, 0.5), np.zeros(4800, dtype=np.int16), tone(500, 0.5)])
+        await stream.send(media_message(sid, two_turns))  # agent turns the callee cannot transcribe
+        await stream.receive_event("stop")  # it still answers with its two lines (silently), then hangs up
+        assert await stream.receive() is None
+        final = await harness.platform.wait_final_status(call["sid"])
+        assert final["CallStatus"] == "completed"
+        detail = await harness.detail(call["sid"])
+        errors = {entry["action"] for entry in detail["log"] if entry["event"] == "voice-error"}
+        assert errors == {"synthesize", "transcribe"}
+        assert detail["ended_by"] == "callee"
+        assert [e["text"] for e in detail["transcript"] if e["speaker"] == "callee"][-1] == "Second line."

@@ -7,7 +7,8 @@ IVR menus, talk, interrupt and hang up. It talks to opencaller only over HTTP an
 of it but :mod:`opencaller.audio`.
 
 Public API: :func:`create_simulator_app` (the ASGI app) and :class:`SimulatorConfig`; the REST and inspection
-endpoints are listed in :mod:`.app`.
+endpoints are listed in :mod:`.app`. Callees speak with :class:`OfflineVoice` (real offline speech, the ``voice``
+extra) or the model-free :class:`PlaceholderVoice`, as ``SimulatorConfig.voice`` says.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from .app import create_simulator_app
 from .config import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, SimulatorConfig
 from .scenarios import CalleeScenario, ScenarioBook, load_scenarios
+from .speech import OfflineVoice, build_voice, offline_voice_available
 from .voice import CalleeVoice, PlaceholderVoice
 
 __all__ = [
@@ -22,9 +24,12 @@ __all__ = [
     "DEFAULT_AUTH_TOKEN",
     "CalleeScenario",
     "CalleeVoice",
+    "OfflineVoice",
     "PlaceholderVoice",
     "ScenarioBook",
     "SimulatorConfig",
+    "build_voice",
     "create_simulator_app",
     "load_scenarios",
+    "offline_voice_available",
 ]

@@ -34,6 +34,7 @@ from .config import SimulatorConfig
 from .errors import TwilioApiError, not_found, unauthorized
 from .network import FormData, PhoneNetwork
 from .scenarios import load_scenarios
+from .speech import OfflineVoice, build_voice
 from .voice import CalleeVoice
 
 API = "/2010-04-01/Accounts/{account_sid}"
@@ -62,9 +63,11 @@ async def _form(request: Request) -> FormData:
 def create_simulator_app(config: SimulatorConfig, voice: CalleeVoice | None = None) -> FastAPI:
     """Build the simulator's ASGI app; its lifespan starts and stops the phone network.
 
-    ``voice`` is how callees speak and listen; by default the model-free placeholder voice.
+    ``voice`` is how callees speak and listen. When it is None the app builds the voice ``config.voice`` names
+    and owns it (an offline voice's Piper process is stopped at shutdown); a voice passed in stays the caller's.
     """
-    network = PhoneNetwork(config, load_scenarios(config.scenario_file), voice)
+    owned = build_voice(config.voice) if voice is None else None
+    network = PhoneNetwork(config, load_scenarios(config.scenario_file), voice if voice is not None else owned)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +76,8 @@ def create_simulator_app(config: SimulatorConfig, voice: CalleeVoice | None = No
             yield
         finally:
             await network.close()
+            if isinstance(owned, OfflineVoice):
+                await owned.aclose()
 
     app = FastAPI(title="opencaller phone-network simulator", lifespan=lifespan)
     app.state.network = network

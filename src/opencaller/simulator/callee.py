@@ -18,18 +18,23 @@ outside the clock so a slow voice never makes the clock stutter.
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from opencaller.audio import PCM, rms, tone
+from opencaller.audio import PCM, rms, silence, tone
 
 from .dtmf import KeyListener
 from .scenarios import CalleeScenario
 from .state import SimCall
 from .voice import CalleeVoice
+
+logger = logging.getLogger(__name__)
+
+VOICE_ERRORS = (RuntimeError, OSError, ValueError)
+"""Failures of a speech engine (a crashed Piper process, a model error) that cost one utterance, not the call."""
 
 FRAME_SAMPLES = 160
 """Samples in one 20 ms frame at 8 kHz."""
@@ -42,6 +47,10 @@ SPEECH_LEVEL = 300.0
 
 MIN_TURN_SECONDS = 0.2
 """Agent sound shorter than this (clicks, breaths) is not a turn."""
+
+PRE_ROLL_FRAMES = 10
+"""Quiet frames kept from just before the agent's turn crosses :data:`SPEECH_LEVEL`, so the soft onset of its
+first word reaches speech recognition too."""
 
 _SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
@@ -100,6 +109,7 @@ class Callee:
         self._agent_speech_frames = 0
         self._agent_silence_frames = 0
         self._agent_audio: list[PCM] = []
+        self._pre_roll: deque[PCM] = deque(maxlen=PRE_ROLL_FRAMES)
         self._agent_turns = 0
         self._barged_in = False
         self._barged_this_turn = False
@@ -195,7 +205,8 @@ class Callee:
         if loud:
             if not self._agent_active:
                 self._agent_active, self._agent_start = True, self._frame
-                self._agent_speech_frames, self._agent_audio = 0, []
+                self._agent_speech_frames, self._agent_audio = 0, list(self._pre_roll)
+                self._pre_roll.clear()
                 self._barged_this_turn = False
             self._agent_speech_frames += 1
             self._agent_silence_frames = 0
@@ -203,6 +214,7 @@ class Callee:
             self._maybe_barge_in()
             return
         if not self._agent_active:
+            self._pre_roll.append(frame)
             return
         self._agent_silence_frames += 1
         self._agent_audio.append(frame)
@@ -285,21 +297,38 @@ class Callee:
         while True:
             item = await self._work.get()
             if isinstance(item, _Utterance):
-                audio = item.audio if item.audio is not None else await self._voice.synthesize(item.text)
+                audio = item.audio if item.audio is not None else await self._synthesize(item.text)
                 self._speech.append(_Segment(pcm=audio, text=item.text))
                 self._speech.extend(_Marker(kind) for kind in item.markers)
             else:
                 await self._answer(item)
 
+    async def _synthesize(self, text: str) -> PCM:
+        """The voice's audio for ``text``; a moment of silence (and a ``voice-error`` log entry) if it fails."""
+        try:
+            return await self._voice.synthesize(text)
+        except VOICE_ERRORS as exc:
+            logger.warning("callee voice could not say %r: %s", text, exc)
+            self._call.note("voice-error", action="synthesize", error=f"{type(exc).__name__}: {exc}")
+            return silence(0.2)
+
+    async def _transcribe(self, pcm: PCM) -> str | None:
+        """What the voice understood of ``pcm``; None (then the ordered lines are used) if it fails."""
+        try:
+            return await self._voice.transcribe(pcm)
+        except VOICE_ERRORS as exc:
+            logger.warning("callee voice could not transcribe: %s", exc)
+            self._call.note("voice-error", action="transcribe", error=f"{type(exc).__name__}: {exc}")
+            return None
+
     async def _answer(self, turn: _AgentTurn) -> None:
-        heard = await self._voice.transcribe(turn.pcm)
+        heard = await self._transcribe(turn.pcm)
         if heard is not None:
             turn.entry["text"] = heard
         if not turn.reply:
             return
-        if heard:
-            for rule in self._scenario.rules:
-                if re.search(rule.when, heard, flags=re.IGNORECASE):
-                    self._say(rule.say, *(("hangup",) if rule.hangup else ()))
-                    return
-        self._queue_next_line()
+        rule = self._scenario.reply_to(heard) if heard else None
+        if rule is not None:
+            self._say(rule.say, *(("hangup",) if rule.hangup else ()))
+        else:
+            self._queue_next_line()

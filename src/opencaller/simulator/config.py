@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +31,10 @@ class SimulatorConfig(BaseModel):
     """Accept ``ws://`` stream URLs to loopback hosts (Twilio itself accepts only ``wss://``)."""
     callback_timeout_seconds: float = Field(default=15.0, gt=0)
     """How long a callback or TwiML fetch may take (Twilio's own limit is 15 s)."""
+    voice: Literal["auto", "offline", "placeholder"] = "auto"
+    """How callees speak and listen: ``offline`` is real speech (Piper TTS out of process, Whisper STT; needs the
+    ``voice`` extra), ``placeholder`` is model-free tones that hear nothing (fast tests), ``auto`` is offline when
+    its packages are installed, else placeholder."""
 
     @property
     def base_url(self) -> str:

@@ -147,6 +147,13 @@ class CalleeScenario(_Strict):
             raise ValueError("a callee is either a voicemail or an IVR, not both")
         return self
 
+    def reply_to(self, heard: str) -> Rule | None:
+        """The first rule whose ``when`` matches ``heard`` (what the callee understood), or None."""
+        for rule in self.rules:
+            if re.search(rule.when, heard, flags=re.IGNORECASE):
+                return rule
+        return None
+
     @property
     def final_sip_code(self) -> int:
         """The SIP final response this callee gives."""

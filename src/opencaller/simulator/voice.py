@@ -2,7 +2,8 @@
 
 The callee logic (when to talk, what to say) is separate from the voice (turning text into audio and heard audio
 into text), so the fast phase-1 tests run with :class:`PlaceholderVoice`, which needs no models, while a real
-voice (offline TTS and STT) can be plugged in for end-to-end tests without touching the callee logic.
+voice (offline TTS and STT: :class:`~.speech.OfflineVoice`) can be plugged in for end-to-end tests without
+touching the callee logic.
 
 ``PlaceholderVoice`` audio is NOT speech: each word becomes a short sine tone (a different pitch per word
 length), so a line lasts about as long as it would when spoken but no speech recogniser will understand it.
