@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opencaller.settings import Settings
-from tests.support import LiveServer, TeamClient, temporary_database
+from tests.support import LiveServer, TeamClient, running_server
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -21,16 +20,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A live opencaller server on an empty database of ``backend``, shared by the session's tests."""
-    tmp = tmp_path_factory.mktemp(f"server-{backend}")
-    with temporary_database(backend, tmp) as url:
-        settings = Settings(data_dir=tmp, database_url=url, secret_key="test-secret", telephony="none")  # type: ignore[arg-type]
-        live = LiveServer(settings)
-        live.start()
-        try:
-            yield live
-        finally:
-            live.stop()
+    """A live opencaller server on an empty database of ``backend``, shared by the session's tests.
+
+    It places no calls (telephony off), so the calls API tests create stay as they are.
+    """
+    with running_server(backend, tmp_path_factory.mktemp(f"server-{backend}"), telephony="none") as live:
+        yield live
 
 
 @pytest.fixture

@@ -59,6 +59,21 @@ def temporary_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def running_server(backend: str, tmp_dir: Path, **settings: Any) -> Iterator[LiveServer]:
+    """A live server on a fresh database of ``backend``, stopped and dropped when the block ends.
+
+    ``settings`` override the test defaults (a fixed secret key; the data dir is ``tmp_dir``).
+    """
+    with temporary_database(backend, tmp_dir) as url:
+        live = LiveServer(Settings(data_dir=tmp_dir, database_url=url, **{"secret_key": "test-secret", **settings}))
+        live.start()
+        try:
+            yield live
+        finally:
+            live.stop()
+
+
 @dataclass
 class LiveServer:
     """An opencaller API server running in a background thread on a free loopback port."""

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from opencaller.settings import Settings
-from tests.support import LiveServer, TeamClient, temporary_database
+from tests.support import LiveServer, TeamClient, running_server
 
 FINAL = {"busy", "failed", "noAnswer", "cancelled", "completed"}
 
@@ -18,20 +17,8 @@ FINAL = {"busy", "failed", "noAnswer", "cancelled", "completed"}
 def calling_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A node that really dials: the Twilio adapter against the built-in simulator callees."""
     tmp = tmp_path_factory.mktemp(f"calling-{backend}")
-    with temporary_database(backend, tmp) as url:
-        settings = Settings(
-            data_dir=tmp,
-            database_url=url,
-            secret_key="test-secret",  # type: ignore[arg-type]
-            ring_timeout_seconds=3,
-            webhook_worker_enabled=False,
-        )
-        live = LiveServer(settings)
-        live.start()
-        try:
-            yield live
-        finally:
-            live.stop()
+    with running_server(backend, tmp, ring_timeout_seconds=3, webhook_worker_enabled=False) as live:
+        yield live
 
 
 @pytest.fixture

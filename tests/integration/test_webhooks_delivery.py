@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,30 +22,23 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from opencaller.domain.clock import utc_now
 from opencaller.engine.webhook_worker import WebhookDeliveryWorker, WorkerConfig
-from opencaller.settings import Settings
 from opencaller.webhooks.backoff import BackoffPolicy
-from tests.support import LiveServer, TeamClient, temporary_database
+from tests.support import LiveServer, TeamClient, running_server
 from tests.webhooks.receiver import ReceivedRequest, Receiver
 
 AICALLER_SECRET = "NjUyOTgwMjkpJU0NmY25yzWkJFWDBE12"
 
 
-def hook_settings(tmp: Path, url: str, **overrides: Any) -> Settings:
-    """Settings of a server whose webhooks may target loopback, retrying fast (50 ms base, 200 ms cap)."""
-    values: dict[str, Any] = {
-        "data_dir": tmp,
-        "database_url": url,
-        "secret_key": "test-secret",
-        "webhooks_allow_private": True,
-        "webhook_backoff_base_seconds": 0.05,
-        "webhook_backoff_cap_seconds": 0.2,
-        "webhook_poll_seconds": 0.05,
-        "webhook_timeout_seconds": 2.0,
-        "webhook_worker_enabled": False,
-        "telephony": "none",  # calls stay queued: the events under test come from the API alone
-        **overrides,
-    }
-    return Settings(**values)
+HOOK_SETTINGS: dict[str, Any] = {
+    "webhooks_allow_private": True,
+    "webhook_backoff_base_seconds": 0.05,
+    "webhook_backoff_cap_seconds": 0.2,
+    "webhook_poll_seconds": 0.05,
+    "webhook_timeout_seconds": 2.0,
+    "webhook_worker_enabled": False,
+    "telephony": "none",  # calls stay queued: the events under test come from the API alone
+}
+"""A server whose webhooks may target loopback and retry fast (50 ms base, 200 ms cap)."""
 
 
 @dataclass
@@ -160,14 +152,8 @@ def ids_with(arrivals: list[Arrival], status: int) -> set[str]:
 @pytest.fixture(scope="module")
 def hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A live server allowing loopback webhook targets, its own worker off (tests drive workers themselves)."""
-    tmp = tmp_path_factory.mktemp(f"hooks-{backend}")
-    with temporary_database(backend, tmp) as url:
-        live = LiveServer(hook_settings(tmp, url))
-        live.start()
-        try:
-            yield live
-        finally:
-            live.stop()
+    with running_server(backend, tmp_path_factory.mktemp(f"hooks-{backend}"), **HOOK_SETTINGS) as live:
+        yield live
 
 
 @pytest.fixture

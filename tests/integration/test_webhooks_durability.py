@@ -27,13 +27,13 @@ from standardwebhooks import Webhook
 from opencaller.engine.webhook_worker import WebhookDeliveryWorker, WorkerConfig
 from tests.integration.test_webhooks_delivery import (
     AICALLER_SECRET,
+    HOOK_SETTINGS,
     Arrival,
     Sink,
     deliveries,
-    hook_settings,
     ids_with,
 )
-from tests.support import LiveServer, TeamClient, temporary_database
+from tests.support import LiveServer, TeamClient, running_server, temporary_database
 
 CALLS = 12
 CANCELLED = 6
@@ -43,14 +43,8 @@ OWN_HOOKS = 4  # calls that also carry their own phoneCallWebhooks subscription 
 @pytest.fixture(scope="module")
 def hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A live server allowing loopback targets, retrying fast; tests start and stop workers themselves."""
-    tmp = tmp_path_factory.mktemp(f"durable-{backend}")
-    with temporary_database(backend, tmp) as url:
-        live = LiveServer(hook_settings(tmp, url))
-        live.start()
-        try:
-            yield live
-        finally:
-            live.stop()
+    with running_server(backend, tmp_path_factory.mktemp(f"durable-{backend}"), **HOOK_SETTINGS) as live:
+        yield live
 
 
 @pytest.fixture
