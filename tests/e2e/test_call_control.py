@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from opencaller.domain.clock import parse_timestamp, utc_now
 from opencaller.simulator import DEFAULT_AUTH_TOKEN
+from opencaller.store.models import PhoneCall
 from tests.e2e.conftest import FINAL, wait_until
 from tests.support import LiveServer, TeamClient
 
@@ -117,3 +118,29 @@ def test_a_number_with_calls_per_second_is_paced(calling_server: LiveServer, cal
     dialed = sorted(parse_timestamp(c["attempts"][0]["dialedAt"]) for c in ended)
     gaps = [later - earlier for earlier, later in itertools.pairwise(dialed)]
     assert all(gap >= timedelta(milliseconds=500) for gap in gaps), gaps
+
+
+def test_a_call_whose_callbacks_were_lost_is_reconciled_with_the_provider(
+    calling_server: LiveServer, caller: TeamClient
+) -> None:
+    template = caller.add_template()
+    created = caller.data(caller.post("/v1/phoneCalls", caller.call_body(template["_id"])))
+    done = wait_until(lambda: (c := _call(caller, created["_id"]))["status"] in FINAL and c, "the call to end")
+    assert done["status"] == "completed"
+
+    async def lose_the_last_callbacks() -> None:
+        async with calling_server.db.transaction() as session:
+            call = await session.get(PhoneCall, created["_id"])
+            assert call is not None
+            call.status = "ringing"
+            call.call_started_at = None
+            call.call_ended_at = None
+            call.updated_at = utc_now() - timedelta(hours=1)
+
+    calling_server.run(lose_the_last_callbacks())
+    assert _call(caller, created["_id"])["status"] == "ringing"
+
+    changed = calling_server.run(calling_server.app.state.node_calls.dispatcher.reconcile())
+
+    assert changed == 1
+    assert _call(caller, created["_id"])["status"] == "completed"

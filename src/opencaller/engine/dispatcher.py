@@ -33,6 +33,7 @@ from opencaller.domain.phone import time_zones_for
 from opencaller.domain.status import CallStatus, StatusCode
 from opencaller.domain.templates import TemplateDefinition
 from opencaller.engine.attempts import DIALING, last_attempt, start_attempt, update_attempt
+from opencaller.engine.reconcile import reconcile_stale_calls
 from opencaller.engine.templates import load_definition
 from opencaller.engine.urls import CallbackUrls
 from opencaller.engine.webhook_events import record_status_event
@@ -56,6 +57,7 @@ class DispatcherOptions:
     error_backoff_seconds: float = 30.0
     max_error_retries: int = 5
     idle_poll_seconds: float = 0.5
+    reconcile_every_seconds: float = 30.0
     dial_concurrency: int = 20
 
 
@@ -100,9 +102,13 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Step until ``stop`` is set; wait only while nothing is due (a new call sets :attr:`wake`)."""
         log.info("dispatcher started", worker_id=self.worker_id)
+        next_sweep = self.clock()
         while not stop.is_set():
             try:
                 handled = await self.step()
+                if self.clock() >= next_sweep:
+                    next_sweep = self.clock() + timedelta(seconds=self.options.reconcile_every_seconds)
+                    await self.reconcile()
             except Exception:
                 log.exception("dispatcher step failed")
                 handled = 0
@@ -116,6 +122,12 @@ class Dispatcher:
                         waiter.cancel()
                     await asyncio.gather(*waiters, return_exceptions=True)
         log.info("dispatcher stopped", worker_id=self.worker_id)
+
+    async def reconcile(self) -> int:
+        """Look up calls whose callbacks seem lost (see :mod:`opencaller.engine.reconcile`)."""
+        return await reconcile_stale_calls(
+            self.db, self.provider, self.clock(), ring_timeout_seconds=self.options.ring_timeout_seconds
+        )
 
     async def step(self) -> int:
         """Claim, decide, dial and record one batch; return how many calls were claimed."""
