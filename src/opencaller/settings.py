@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         " provider callback within this time adopts it instead).",
     )
     dispatcher_concurrency: int = Field(default=20, ge=1, le=1000, description="Dials in flight per worker.")
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="Largest lead-list upload accepted by POST /v1/files (413 above)."
+    )
+
+    agent: str = Field(
+        default="auto",
+        pattern="^(auto|scripted|minimal)$",
+        description="Who talks on answered calls: 'scripted' (the conversational Pipecat agent with offline"
+        " Whisper and Piper; needs the voice packages), 'minimal' (greets with espeak-ng and hangs up), or 'auto'"
+        " (scripted when the voice packages are installed).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -17,7 +17,8 @@ FINAL = {"busy", "failed", "noAnswer", "cancelled", "completed"}
 def calling_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A node that really dials: the Twilio adapter against the built-in simulator callees."""
     tmp = tmp_path_factory.mktemp(f"calling-{backend}")
-    with running_server(backend, tmp, ring_timeout_seconds=3, webhook_worker_enabled=False) as live:
+    # the greeting-only agent: these tests are about the call machinery, not the conversation
+    with running_server(backend, tmp, ring_timeout_seconds=3, webhook_worker_enabled=False, agent="minimal") as live:
         yield live
 
 

@@ -16,7 +16,13 @@ from tests.support import LiveServer, running_server
 @pytest.fixture(scope="module")
 def calling_hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A node that dials the simulator and delivers webhooks to loopback receivers with its own worker."""
-    settings = {**HOOK_SETTINGS, "telephony": "auto", "webhook_worker_enabled": True, "ring_timeout_seconds": 3}
+    settings = {
+        **HOOK_SETTINGS,
+        "telephony": "auto",
+        "webhook_worker_enabled": True,
+        "ring_timeout_seconds": 3,
+        "agent": "minimal",  # the webhooks are under test here, not the conversation
+    }
     with running_server(backend, tmp_path_factory.mktemp(f"call-hooks-{backend}"), **settings) as live:
         yield live
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -43,9 +43,48 @@ class Turn:
     ended_at: datetime
 
 
+class AudioInbox:
+    """The callee's audio as it arrives (8 kHz PCM chunks), handed from the media socket to the agent.
+
+    The socket side calls :meth:`put` and finally :meth:`close`; the agent awaits :meth:`get`, which returns None
+    once the line is closed and everything queued has been taken.
+    """
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[PCM | None] = asyncio.Queue()
+        self.closed = False
+
+    def put(self, pcm: PCM) -> None:
+        """Queue a chunk the callee said (ignored after :meth:`close`)."""
+        if not self.closed:
+            self._queue.put_nowait(pcm)
+
+    def close(self) -> None:
+        """No more audio will come (the callee hung up or the stream stopped)."""
+        if not self.closed:
+            self.closed = True
+            self._queue.put_nowait(None)
+
+    async def get(self) -> PCM | None:
+        """The next chunk, or None at the end of the line."""
+        item = await self._queue.get()
+        if item is None:
+            self._queue.put_nowait(None)  # every later get() sees the end too
+        return item
+
+
 @dataclass(frozen=True)
 class AgentOutcome:
-    """What the agent reports when it is done: the transcript and the outcome code for ``statusExtraInfo``."""
+    """What the agent reports when it is done: the transcript, the outcome code and what it found out.
+
+    ``result_values`` is ``[{"columnName", "value"}]`` with each value typed as its column says (None when not
+    found out); ``call_later_at`` and ``meeting_at`` are aware UTC datetimes.
+    """
 
     turns: list[Turn]
     status_code: str
+    result_values: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    call_later_at: datetime | None = None
+    do_not_call: bool = False
+    meeting_at: datetime | None = None

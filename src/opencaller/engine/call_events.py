@@ -29,12 +29,16 @@ _FINAL_RANK = 3  # any other attempt status is an end state ("busy", "completed"
 
 
 async def apply_call_event(
-    session: AsyncSession, call: PhoneCall, event: CallEvent, now: datetime
+    session: AsyncSession, call: PhoneCall, event: CallEvent, now: datetime, *, wait_for_media: bool = True
 ) -> CallStatus | None:
     """Apply one status callback; return the status the call entered, if it changed.
 
     A retried call re-enters ``queued`` (returned as such) with ``next_attempt_at`` set by the retry policy.
     Every other change queues its webhook events in the same transaction.
+
+    While the call's media session is still storing what the agent found out (the callee hung up first), the
+    end is parked on the attempt and applied by :func:`finish_after_media`, so the final status and its webhook
+    come with the complete call. ``wait_for_media=False`` (reconciliation) applies it at once.
     """
     index = attempt_index(call, event.provider_call_id)
     if index is None:
@@ -56,6 +60,9 @@ async def apply_call_event(
     elif new == CallStatus.IN_PROGRESS:
         call.status = new.value
         call.call_started_at = event.timestamp or now
+    elif wait_for_media and call.attempts[index].get("mediaOpen"):
+        update_attempt(call, index, pendingEnd={"status": new.value, "duration": event.duration_seconds})
+        return None
     else:
         entered = await _finish(session, call, new, event, now)
         if entered != CallStatus.QUEUED:  # a retry is not news: the call is still on its way
@@ -117,3 +124,21 @@ async def _finish(
     elif new == CallStatus.CANCELLED and call.status_extra_info is None:
         call.status_extra_info = {"statusCode": StatusCode.CANCELLED_BY_USER.value}
     return new
+
+
+async def finish_after_media(session: AsyncSession, call: PhoneCall, now: datetime) -> CallStatus | None:
+    """Close the media session's hold on the current attempt and apply an end that arrived meanwhile."""
+    if not call.attempts:
+        return None
+    index = len(call.attempts) - 1
+    pending = call.attempts[index].get("pendingEnd")
+    update_attempt(call, index, mediaOpen=False, pendingEnd=None)
+    if not pending or call.provider_call_id is None:
+        return None
+    event = CallEvent(
+        provider_call_id=call.provider_call_id,
+        status=CallStatus(pending["status"]),
+        provider_status="held",
+        duration_seconds=pending.get("duration"),
+    )
+    return await apply_call_event(session, call, event, now, wait_for_media=False)

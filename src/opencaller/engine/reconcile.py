@@ -69,7 +69,7 @@ async def reconcile_stale_calls(
         async with db.transaction() as session:
             call = await session.get(PhoneCall, call_id, with_for_update=True, populate_existing=True)
             if call is not None and call.provider_call_id == provider_call_id:
-                entered = await apply_call_event(session, call, event, now)
+                entered = await apply_call_event(session, call, event, now, wait_for_media=False)
                 if entered is None:
                     call.updated_at = now  # the provider agrees it is still going: look again later
                 else:
