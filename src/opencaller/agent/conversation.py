@@ -42,7 +42,6 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.services.piper.tts import PiperHttpTTSService
 from pipecat.transcriptions.language import Language
 from pipecat.transports.base_transport import TransportParams
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
@@ -56,6 +55,7 @@ from opencaller.agent.pipecat_io import (
     HeardRecorder,
     SharedWhisperSTTService,
 )
+from opencaller.agent.piper_http import PiperHttpSpeech
 from opencaller.agent.scripted import Reply, ScriptedBrain
 from opencaller.agent.voice_models import PiperServer, WhisperModelHolder
 from opencaller.audio import TELEPHONE_RATE
@@ -261,7 +261,7 @@ class ConversationalAgent:
             self.models.whisper.model,
             settings=SharedWhisperSTTService.Settings(language=Language.EN, no_speech_prob=0.6),
         )
-        tts = PiperHttpTTSService(base_url=piper_url, aiohttp_session=self.models.session, sample_rate=PIPER_RATE)
+        tts = PiperHttpSpeech(base_url=piper_url, session=self.models.session, sample_rate=PIPER_RATE)
         vad = SileroVADAnalyzer(params=VADParams(stop_secs=0.2))
         strategies = UserTurnStrategies(
             stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=USER_SPEECH_TIMEOUT_SECONDS)]
