@@ -14,6 +14,7 @@ from opencaller.api.limits import BodySizeLimit
 from opencaller.api.routers import (
     call_templates,
     do_not_call,
+    files,
     health,
     phone_calls,
     phone_numbers,
@@ -76,8 +77,11 @@ def create_app(settings: Settings, *, database: Database | None = None, migrate:
     app.state.webhook_worker = worker
     install_error_handlers(app)
     for module in (
-        phone_calls, call_templates, phone_numbers, teams, do_not_call, transcripts, webhooks, telephony, health
+        phone_calls, call_templates, phone_numbers, teams, do_not_call, files, transcripts, webhooks, telephony,
+        health,
     ):  # fmt: skip
         app.include_router(module.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, overrides={"/v1/files": settings.max_upload_bytes}
+    )
     return app

@@ -34,6 +34,7 @@ class World:
     key: dict[str, Any]
     webhook: dict[str, Any]
     delivery_id: str
+    file: dict[str, Any]
 
     @property
     def team_id(self) -> str:
@@ -49,6 +50,7 @@ class World:
             "entry_id": self.dnc["_id"],
             "webhook_id": self.webhook["_id"],
             "delivery_id": self.delivery_id,
+            "file_id": self.file["_id"],
         }
 
     def resource_ids(self) -> set[str]:
@@ -67,6 +69,8 @@ class World:
             "webhooks": "/v1/webhooks",
             "deliveries": "/v1/webhookDeliveries",
             "delivery": f"/v1/webhookDeliveries/{self.delivery_id}",
+            "files": "/v1/files",
+            "file": f"/v1/files/{self.file['_id']}",
         }
         snap = {}
         for name, path in reads.items():
@@ -100,7 +104,15 @@ def build_world(server: LiveServer, client: TeamClient, number: str) -> World:
         ),
         delivery,
     )  # fmt: skip
-    return World(client, marker, owned, template, call, dnc, key, webhook, delivery.id)
+    lead_list = f"name,phone,customer_name\n{marker} lead,+12025550131,{marker}\n".encode()
+    lead_file = client.data(
+        client.http.post(
+            "/v1/files",
+            files={"file": (f"{marker}.csv", lead_list, "text/csv")},
+            data={"callTemplateId": template["_id"]},
+        )
+    )
+    return World(client, marker, owned, template, call, dnc, key, webhook, delivery.id, lead_file)
 
 
 Body = Callable[[World, World], Any]
@@ -118,6 +130,8 @@ class Case:
     body: Body | None = None
     params: Body | None = None
     check: Check | None = field(default=None)
+    files: bool = False
+    """Send ``params`` as a multipart form with a small lead list (``POST /v1/files``)."""
 
 
 def _ids_in(response: httpx.Response) -> set[str]:
@@ -222,6 +236,23 @@ CASES: list[Case] = [
          check=lambda r, a, b: _assert_equal(r.json().get("data", []), [])),
     Case("get A's delivery", "GET", "/v1/webhookDeliveries/{delivery_id}", (404,)),
     Case("redeliver A's delivery", "POST", "/v1/webhookDeliveries/{delivery_id}/redeliver", (404,)),
+    # /v1/files
+    Case("upload for A's template", "POST", "/v1/files", (404,), body=None, files=True,
+         params=lambda a, b: {"callTemplateId": a.template["_id"]}),
+    Case("upload from A's number", "POST", "/v1/files", (404,), files=True,
+         params=lambda a, b: {"callTemplateId": b.template["_id"], "phoneNumberId": a.number["_id"]}),
+    Case("list files", "GET", "/v1/files", (200,), check=lists_only_own(lambda b: b.file["_id"])),
+    Case("list files of A's template", "GET", "/v1/files", (200,),
+         params=lambda a, b: {"callTemplateId": a.template["_id"]},
+         check=lambda r, a, b: _assert_equal(r.json()["data"], [])),
+    Case("get A's file", "GET", "/v1/files/{file_id}", (404,)),
+    Case("cancel A's file", "POST", "/v1/files/{file_id}/cancel", (404,)),
+    Case("A's results", "GET", "/v1/files/{file_id}/results.csv", (404,)),
+    Case("export calls", "GET", "/v1/phoneCalls/export.csv", (200,),
+         check=lambda r, a, b: _assert_true(b.call["_id"] in r.text and a.call["_id"] not in r.text)),
+    Case("export calls of A's file", "GET", "/v1/phoneCalls/export.csv", (200,),
+         params=lambda a, b: {"fileId": a.file["_id"]},
+         check=lambda r, a, b: _assert_equal(len(r.text.strip().splitlines()), 1)),
     # /v1/transcripts
     Case("A's transcript", "GET", "/v1/transcripts", (404,),
          params=lambda a, b: {"phoneCallId": a.call["_id"]}),
@@ -230,6 +261,10 @@ CASES: list[Case] = [
 
 def _assert_equal(actual: object, expected: object) -> None:
     assert actual == expected
+
+
+def _assert_true(value: bool) -> None:
+    assert value
 
 
 def assert_error_shape(response: httpx.Response, code: str | None = None) -> None:
@@ -261,7 +296,10 @@ def test_other_teams_resources_are_invisible_and_untouched(case: Case, worlds: t
     kwargs: dict[str, Any] = {}
     if case.body is not None:
         kwargs["json"] = case.body(a, b)
-    if case.params is not None:
+    if case.files and case.params is not None:
+        kwargs["data"] = case.params(a, b)
+        kwargs["files"] = {"file": ("b.csv", b"name,phone,customer_name\nB,+12025550132,B\n", "text/csv")}
+    elif case.params is not None:
         kwargs["params"] = case.params(a, b)
 
     response = b.client.http.request(case.method, case.route.format(**a.path_ids()), **kwargs)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opencaller.domain.calls import PhoneCallCreate
@@ -25,8 +26,9 @@ CANCELLABLE = (CallStatus.QUEUED, CallStatus.RINGING)
 
 
 @dataclass
-class _Lookups:
-    """What a batch needs from the database, fetched once per distinct id rather than once per item."""
+class CallLookups:
+    """What a batch (or a lead-list file) needs from the database, fetched once per distinct id rather than once
+    per item: the team, its templates by id (``None`` when not the team's), and its caller numbers."""
 
     team: Team
     templates: dict[str, tuple[CallTemplate, TemplateDefinition] | None]
@@ -42,12 +44,13 @@ class CallOrigin:
     file_name: str | None = None
 
 
-async def _lookups(session: AsyncSession, team_id: str, items: list[PhoneCallCreate]) -> _Lookups:
+async def load_lookups(session: AsyncSession, team_id: str, template_ids: Iterable[str]) -> CallLookups:
+    """Fetch the team, the named templates (with their current definitions) and the team's numbers once."""
     team = await session.get(Team, team_id)
     if team is None:
         raise NotFound("team not found")
     templates: dict[str, tuple[CallTemplate, TemplateDefinition] | None] = {}
-    for template_id in {item.call_template_id for item in items}:
+    for template_id in set(template_ids):
         template = await session.get(CallTemplate, template_id) if is_valid_id(template_id) else None
         if template is None or template.team_id != team_id or template.deleted_at is not None:
             templates[template_id] = None
@@ -55,13 +58,21 @@ async def _lookups(session: AsyncSession, team_id: str, items: list[PhoneCallCre
             definition = await load_definition(session, template.id, template.current_version)
             templates[template_id] = (template, definition)
     numbers = {n.id: n for n in await session.scalars(select(PhoneNumber).where(PhoneNumber.team_id == team_id))}
-    return _Lookups(team=team, templates=templates, numbers=numbers)
+    return CallLookups(team=team, templates=templates, numbers=numbers)
 
 
-def _row_for(
-    item: PhoneCallCreate, lookups: _Lookups, origin: CallOrigin, now: datetime, intake: WebhookIntake | None
+def call_row(
+    item: PhoneCallCreate,
+    lookups: CallLookups,
+    origin: CallOrigin,
+    now: datetime,
+    intake: WebhookIntake | None,
+    *,
+    default_region: str | None = None,
 ) -> dict[str, Any]:
-    """Validate one item against the team's data; raise ValidationFailed with field-relative details."""
+    """Validate one item against the team's data and return the ``phone_calls`` row to insert; raise
+    ValidationFailed with field-relative details. ``default_region`` reads callee numbers written without a
+    country code (lead-list files)."""
     problems: list[ErrorDetail] = []
     if item.phone_call_webhooks and intake is None:
         raise RuntimeError("creating calls with phoneCallWebhooks needs a WebhookIntake to encrypt their secrets")
@@ -70,11 +81,11 @@ def _row_for(
     if found is None:
         problems.append(ErrorDetail("callTemplateId", f"call template {item.call_template_id} not found"))
     try:
-        to_number = normalize_e164(item.to_phone_number)
+        to_number = normalize_e164(item.to_phone_number, default_region)
     except InvalidPhoneNumber as exc:
         problems.append(ErrorDetail("toPhoneNumber", f"{exc}; write it in E.164 form such as +12025550100"))
         to_number = item.to_phone_number
-    number = _caller_number(item, lookups, problems)
+    number = caller_number(item, lookups, problems)
     if found is not None:
         _template, definition = found
         missing = definition.missing_required(item.variables())
@@ -118,7 +129,7 @@ def _row_for(
     }
 
 
-def _caller_number(item: PhoneCallCreate, lookups: _Lookups, problems: list[ErrorDetail]) -> PhoneNumber | None:
+def caller_number(item: PhoneCallCreate, lookups: CallLookups, problems: list[ErrorDetail]) -> PhoneNumber | None:
     """The team number the call is placed from: by id, by number, or the team default."""
     by_id: PhoneNumber | None = None
     if item.phone_number_id:
@@ -175,18 +186,18 @@ async def create_calls(
     ``phoneCall.queued`` event is queued for every subscription that wants it, in the same transaction.
     """
     _check_team(items, team_id)
-    lookups = await _lookups(session, team_id, items)
+    lookups = await load_lookups(session, team_id, (item.call_template_id for item in items))
     now = utc_now()
     rows: list[dict[str, Any]] = []
     problems: list[ErrorDetail] = []
     for index, item in enumerate(items):
         try:
-            rows.append(_row_for(item, lookups, origin or CallOrigin(), now, webhooks))
+            rows.append(call_row(item, lookups, origin or CallOrigin(), now, webhooks))
         except ValidationFailed as exc:
             problems.extend(ErrorDetail(f"phoneCalls.{index}.{d.field}", d.message) for d in exc.details)
     if problems:
         raise ValidationFailed(f"{len({p.field.split('.')[1] for p in problems})} phone call(s) are invalid", problems)
-    created = await _insert_calls(session, rows)
+    created = await insert_calls(session, rows)
     await record_created_calls(session, created, now=now)
     return created
 
@@ -197,19 +208,19 @@ async def create_call(
     """Create one call (and queue its ``phoneCall.queued`` webhooks); errors name fields without the batch
     prefix. ``webhooks`` as in :func:`create_calls`."""
     _check_team([item], team_id)
-    lookups = await _lookups(session, team_id, [item])
+    lookups = await load_lookups(session, team_id, [item.call_template_id])
     if lookups.templates.get(item.call_template_id) is None:
         raise NotFound(f"call template {item.call_template_id} not found")
     if item.phone_number_id and item.phone_number_id not in lookups.numbers:
         raise NotFound(f"phone number {item.phone_number_id} not found")
     now = utc_now()
-    row = _row_for(item, lookups, CallOrigin(), now, webhooks)
-    call = (await _insert_calls(session, [row]))[0]
+    row = call_row(item, lookups, CallOrigin(), now, webhooks)
+    call = (await insert_calls(session, [row]))[0]
     await record_created_calls(session, [call], now=now)
     return call
 
 
-async def _insert_calls(session: AsyncSession, rows: list[dict[str, Any]]) -> list[PhoneCall]:
+async def insert_calls(session: AsyncSession, rows: list[dict[str, Any]]) -> list[PhoneCall]:
     """Insert the rows and return them as stored, in the rows' order, in one round trip (INSERT ... RETURNING).
 
     Reading them back with ``WHERE id IN (...)`` instead costs a scan of the whole table on PostgreSQL before its
@@ -245,6 +256,11 @@ async def list_calls(
     session: AsyncSession, team_id: str, filters: CallFilters, limit: int | None, cursor: str | None
 ) -> Page[PhoneCall]:
     """The team's calls, newest first, filtered."""
+    return await paginate(session, filtered_calls(team_id, filters), PhoneCall.id, limit, cursor)
+
+
+def filtered_calls(team_id: str, filters: CallFilters) -> Select[PhoneCall]:
+    """The query for the team's calls that pass ``filters`` (the list and the CSV export share it)."""
     query = select(PhoneCall).where(PhoneCall.team_id == team_id)
     if filters.call_template_id is not None:
         query = query.where(PhoneCall.call_template_id == filters.call_template_id)
@@ -258,7 +274,7 @@ async def list_calls(
         query = query.where(PhoneCall.created_at > filters.created_after)
     if filters.created_before is not None:
         query = query.where(PhoneCall.created_at < filters.created_before)
-    return await paginate(session, query, PhoneCall.id, limit, cursor)
+    return query
 
 
 async def cancel_call(session: AsyncSession, team_id: str, call_id: str) -> PhoneCall:

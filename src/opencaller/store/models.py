@@ -144,6 +144,8 @@ class PhoneCall(Timestamped, Base):
     custom_tags_hit_on_call: Mapped[list[Any] | None] = mapped_column()
     file_id: Mapped[str | None] = mapped_column(ID)
     file_name: Mapped[str | None] = mapped_column(String(255))
+    file_row_number: Mapped[int | None] = mapped_column(Integer, doc="The data row (from 1) of the lead-list file.")
+    file_row: Mapped[list[Any] | None] = mapped_column(doc="That row's original values, in the file's column order.")
     call_triggered_at: Mapped[datetime | None] = mapped_column()
     call_started_at: Mapped[datetime | None] = mapped_column()
     call_ended_at: Mapped[datetime | None] = mapped_column()
@@ -242,3 +244,33 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class LeadFile(Timestamped, Base):
+    """An uploaded CSV lead list: its header and the import report; its rows live on the calls it created.
+
+    Each accepted row became one call carrying ``file_id``, its data-row number and its original values
+    (``PhoneCall.file_row_number``/``file_row``), so the results spreadsheet can reproduce the original columns.
+    """
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_team_id_id", "team_id", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    call_template_id: Mapped[str] = mapped_column(ID, ForeignKey("call_templates.id"))
+    template_version: Mapped[int] = mapped_column(Integer)
+    header: Mapped[list[Any]] = mapped_column(default=list, doc="The original column names, in order.")
+    delimiter: Mapped[str] = mapped_column(String(1), default=",")
+    column_map: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, doc="Which column gave the number, name, email and each prompt variable."
+    )
+    default_region: Mapped[str | None] = mapped_column(String(2))
+    phone_number_id: Mapped[str | None] = mapped_column(ID)
+    call_delayed_until: Mapped[datetime | None] = mapped_column()
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_rows: Mapped[list[Any]] = mapped_column(default=list, doc="The first rejected rows: {row, reason}.")
+    cancelled_at: Mapped[datetime | None] = mapped_column()

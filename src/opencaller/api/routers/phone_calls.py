@@ -6,16 +6,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
+from fastapi.responses import StreamingResponse
 
 from opencaller.api.deps import ServicesDep, TeamId
 from opencaller.api.envelope import data, page
+from opencaller.api.routers.files import csv_response
 from opencaller.api.schemas import ERROR_RESPONSES, PHONE_CALL_EXAMPLE, PhoneCallBatch
 from opencaller.domain.calls import PhoneCallCreate
 from opencaller.domain.clock import to_utc
 from opencaller.domain.ids import is_valid_id
 from opencaller.domain.phone import InvalidPhoneNumber, normalize_e164
 from opencaller.domain.status import CallStatus
-from opencaller.engine import calls
+from opencaller.engine import calls, exports
 from opencaller.engine.views import phone_call_view
 from opencaller.engine.webhook_events import WebhookIntake
 from opencaller.errors import ErrorDetail, ValidationFailed
@@ -112,6 +114,27 @@ async def list_phone_calls(
     async with services.db.read() as session:
         result = await calls.list_calls(session, team_id, filters, limit, cursor)
         return page(result, phone_call_view)
+
+
+@router.get(
+    "/export.csv",
+    summary="Export phone calls as CSV",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "Every call that passes the filters"}},
+)
+async def export_phone_calls(
+    services: ServicesDep,
+    team_id: TeamId,
+    call_template_id: Annotated[str | None, Query(alias="callTemplateId")] = None,
+    status: Annotated[str | None, Query(description="One of the call statuses; `canceled` is accepted")] = None,
+    file_id: Annotated[str | None, Query(alias="fileId")] = None,
+    to_phone_number: Annotated[str | None, Query(alias="toPhoneNumber")] = None,
+    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
+    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+) -> StreamingResponse:
+    """Every call that passes the list's filters, oldest first, one CSV row each (no pagination)."""
+    filters = _filters(call_template_id, status, file_id, to_phone_number, created_after, created_before)
+    return csv_response(exports.calls_export(services.db, team_id, filters))
 
 
 @router.get("/{call_id}", summary="Get a phone call", response_description="Phone call found")
