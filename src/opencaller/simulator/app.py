@@ -12,6 +12,8 @@ Inspection (no auth; the simulator is a loopback test tool):
 * ``GET /_simulator/calls``: every call's summary, with dial counters.
 * ``GET /_simulator/calls/{sid}``: one call's full record: log, transcript, callbacks sent, stream counts.
 * ``GET /_simulator/calls/{sid}/audio/{sent|received|mixed}.wav``: what the callee said, heard, or both.
+* ``GET /_simulator/calls/{sid}/timing``: when each platform ``media`` message arrived and how late each 20 ms
+  tick ran (seconds since the answer; for latency and jitter benchmarks).
 * ``POST /_simulator/calls/{sid}/hangup``: make the callee hang up now.
 * ``GET /_simulator/stats``: dial counters per number and in total, calls per status.
 """
@@ -126,6 +128,11 @@ def create_simulator_app(config: SimulatorConfig, voice: CalleeVoice | None = No
     async def call_detail(call_sid: str) -> dict[str, Any]:
         """One call's full record."""
         return network.get_call(call_sid).detail()
+
+    @app.get("/_simulator/calls/{call_sid}/timing")
+    async def call_timing(call_sid: str) -> dict[str, Any]:
+        """Timing records: when each platform ``media`` message arrived, and how late each 20 ms tick ran."""
+        return network.get_call(call_sid).timing()
 
     @app.get("/_simulator/calls/{call_sid}/audio/{track}.wav")
     async def call_audio(call_sid: str, track: str) -> Response:

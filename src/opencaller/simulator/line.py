@@ -129,6 +129,7 @@ class Line:
         """Tick every 20 ms until the call is asked to end."""
         started = time.monotonic()
         while not self.call.hangup_requested.is_set():
+            self.call.tick_lateness.append(time.monotonic() - started - self.frames * FRAME_SECONDS)
             await self._tick()
             self.frames += 1
             delay = started + self.frames * FRAME_SECONDS - time.monotonic()

@@ -166,6 +166,7 @@ class MediaStreamSession:
             raise StreamProtocolError("wrong or missing streamSid")
         self._count(f"received:{event}")
         if event == "media":
+            self._call.media_arrivals.append(self._call.since_answer())
             self._line.playback.add_audio(_decode_payload(message))
         elif event == "mark":
             name = (message.get("mark") or {}).get("name")

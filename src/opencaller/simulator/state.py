@@ -101,6 +101,10 @@ class SimCall:
     stream_messages: dict[str, int] = field(default_factory=dict)
     sent_audio: list[PCM] = field(default_factory=list)
     received_audio: list[PCM] = field(default_factory=list)
+    media_arrivals: list[float] = field(default_factory=list)
+    """Timing record: seconds since the answer at which each of the platform's ``media`` messages arrived."""
+    tick_lateness: list[float] = field(default_factory=list)
+    """Timing record: how many seconds after its deadline each 20 ms tick of the line ran."""
     hangup_requested: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     created_at: float = field(default_factory=time.monotonic)
@@ -113,6 +117,19 @@ class SimCall:
     def note(self, event: str, **details: Any) -> None:
         """Append an entry to the call log, stamped with seconds since the call was created."""
         self.log.append({"at": round(time.monotonic() - self.created_at, 3), "event": event, **details})
+
+    def since_answer(self) -> float:
+        """Seconds since the call was answered (0 before the answer)."""
+        return 0.0 if self.answered_at is None else time.monotonic() - self.answered_at
+
+    def timing(self) -> dict[str, Any]:
+        """The call's timing records, for latency and jitter measurements (seconds, to the microsecond)."""
+        return {
+            "sid": self.sid,
+            "frame_seconds": 0.02,
+            "media_arrivals": [round(t, 6) for t in self.media_arrivals],
+            "tick_lateness": [round(t, 6) for t in self.tick_lateness],
+        }
 
     def set_status(self, status: str) -> None:
         """Move the call to ``status`` and log it."""
