@@ -75,5 +75,5 @@ async def media(websocket: WebSocket, call_id: str) -> None:
     if not accepted:
         await websocket.close(code=1008)
         return
-    with contextlib.suppress(RuntimeError):  # already closed by the provider
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # already closed by the provider
         await websocket.close()
