@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from opencaller.api.deps import ServicesDep, TeamId
@@ -53,14 +53,15 @@ async def create_phone_calls(
         return data([phone_call_view(call) for call in created])
 
 
-def _filters(
-    call_template_id: str | None,
-    status: str | None,
-    file_id: str | None,
-    to_phone_number: str | None,
-    created_after: datetime | None,
-    created_before: datetime | None,
+def call_filters(
+    call_template_id: Annotated[str | None, Query(alias="callTemplateId")] = None,
+    status: Annotated[str | None, Query(description="One of the call statuses; `canceled` is accepted")] = None,
+    file_id: Annotated[str | None, Query(alias="fileId")] = None,
+    to_phone_number: Annotated[str | None, Query(alias="toPhoneNumber")] = None,
+    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
+    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
 ) -> calls.CallFilters:
+    """The list filters shared by ``GET /v1/phoneCalls`` and its CSV export, validated (400 when malformed)."""
     problems: list[ErrorDetail] = []
     parsed_status = None
     if status is not None:
@@ -100,17 +101,11 @@ def _filters(
 async def list_phone_calls(
     services: ServicesDep,
     team_id: TeamId,
-    call_template_id: Annotated[str | None, Query(alias="callTemplateId")] = None,
-    status: Annotated[str | None, Query(description="One of the call statuses; `canceled` is accepted")] = None,
-    file_id: Annotated[str | None, Query(alias="fileId")] = None,
-    to_phone_number: Annotated[str | None, Query(alias="toPhoneNumber")] = None,
-    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
-    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+    filters: Annotated[calls.CallFilters, Depends(call_filters)],
     limit: Annotated[int | None, Query(description="Page size, 1 to 1000 (default 100)")] = None,
     cursor: Annotated[str | None, Query(description="`pagination.nextCursor` of the previous page")] = None,
 ) -> dict[str, Any]:
     """The team's calls, newest first, one page at a time."""
-    filters = _filters(call_template_id, status, file_id, to_phone_number, created_after, created_before)
     async with services.db.read() as session:
         result = await calls.list_calls(session, team_id, filters, limit, cursor)
         return page(result, phone_call_view)
@@ -125,15 +120,9 @@ async def list_phone_calls(
 async def export_phone_calls(
     services: ServicesDep,
     team_id: TeamId,
-    call_template_id: Annotated[str | None, Query(alias="callTemplateId")] = None,
-    status: Annotated[str | None, Query(description="One of the call statuses; `canceled` is accepted")] = None,
-    file_id: Annotated[str | None, Query(alias="fileId")] = None,
-    to_phone_number: Annotated[str | None, Query(alias="toPhoneNumber")] = None,
-    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
-    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+    filters: Annotated[calls.CallFilters, Depends(call_filters)],
 ) -> StreamingResponse:
     """Every call that passes the list's filters, oldest first, one CSV row each (no pagination)."""
-    filters = _filters(call_template_id, status, file_id, to_phone_number, created_after, created_before)
     return csv_response(exports.calls_export(services.db, team_id, filters))
 
 
