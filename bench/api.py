@@ -20,31 +20,27 @@ anything. The temporary database (an SQLite file, or a PostgreSQL database creat
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
-import secrets
 import signal
-import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from harness import CLI, running_api_server, temporary_database
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BATCH_SIZE = 1000
@@ -53,7 +49,6 @@ CANCEL_SHARE = 100  # one call in this many is cancelled
 WARMUP = 10
 BATCH_GOAL_MS = 1000.0
 PAGE_GOAL_MS = 50.0
-CLI = "from opencaller.cli import main; main()"
 
 console = Console()
 if not console.is_terminal:
@@ -100,90 +95,6 @@ class BackendResult:
     rows: int
     figures: list[Figure] = field(default_factory=list)
     fill_seconds: float = 0.0
-
-
-# --------------------------------------------------------------------------------------------------------------
-# temporary databases and the server process
-
-
-@contextmanager
-def temporary_database(backend: str, tmp_dir: Path, admin_url: str) -> Iterator[tuple[str, str]]:
-    """Yield (async SQLAlchemy URL, server version) of a fresh, empty database; drop it afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_dir / 'bench.db'}", sqlite3.sqlite_version
-        return
-    name = "oc_bench_" + secrets.token_hex(6)
-
-    async def admin(sql: str) -> str:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-            return str(await conn.fetchval("SHOW server_version"))
-        finally:
-            await conn.close()
-
-    version = asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}", version
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def running_server(database_url: str, tmp_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """Run ``opencaller serve`` in its own process on a free loopback port; yield (base URL, its environment)."""
-    env = {
-        **os.environ,
-        "OPENCALLER_DATABASE_URL": database_url,
-        "OPENCALLER_DATA_DIR": str(tmp_dir / "data"),
-        "OPENCALLER_LOG_LEVEL": "WARNING",
-        # the API alone: no telephony and no dispatcher, so no queued call is dialled while it is measured
-        "OPENCALLER_TELEPHONY": "none",
-        "OPENCALLER_DISPATCHER_ENABLED": "false",
-    }
-    port = _free_port()
-    log_path = tmp_dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the benchmark only, which then stops the server in order
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_healthy(base_url, proc, log_path)
-            yield base_url, env
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(15)
-
-
-def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited while starting:\n" + log_path.read_text(errors="replace")[-4000:])
-        try:
-            if httpx.get(base_url + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the server did not become healthy within 90 s")
 
 
 def _create_team(env: dict[str, str]) -> str:
@@ -287,9 +198,9 @@ def bench_backend(backend: str, args: argparse.Namespace, admin_url: str) -> Bac
     with (
         tempfile.TemporaryDirectory(prefix="opencaller-bench-") as tmp,
         temporary_database(backend, Path(tmp), admin_url) as (url, version),
-        running_server(url, Path(tmp)) as (base_url, env),
+        running_api_server(url, Path(tmp)) as server,
     ):
-        client = Client(base_url, _create_team(env))
+        client = Client(server.base_url, _create_team(server.env))
         try:
             return _run_cases(client, backend, version, args)
         finally:

@@ -18,30 +18,24 @@ resident size since start) after the imports. It prints the figures and the mach
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
-import secrets
-import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 from rich.console import Console
 from rich.table import Table
 
+from harness import CLI, running_api_server, temporary_database
+
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-CLI = "from opencaller.cli import main; main()"
 AREAS = (202, 212, 213, 305, 312, 404, 415, 503, 617, 718)
 GOAL_SECONDS = 20.0
 GOAL_MB = 300.0
@@ -80,82 +74,6 @@ def write_leads(path: Path, rows: int) -> None:
             exchange = 200 + (i // len(AREAS)) // 10_000
             line = (i // len(AREAS)) % 10_000
             out.write(f'"Lead {i}, Jr.",({area}) {exchange}-{line:04d},lead{i}@example.com,Lead {i},Springfield\r\n')
-
-
-@contextmanager
-def temporary_database(backend: str, tmp_dir: Path, admin_url: str) -> Iterator[tuple[str, str]]:
-    """Yield (async SQLAlchemy URL, server version) of a fresh database; drop it afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_dir / 'bench.db'}", sqlite3.sqlite_version
-        return
-    name = "oc_bench_" + secrets.token_hex(6)
-
-    async def admin(sql: str) -> str:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-            return str(await conn.fetchval("SHOW server_version"))
-        finally:
-            await conn.close()
-
-    version = asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}", version
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def running_server(database_url: str, tmp_dir: Path) -> Iterator[tuple[str, dict[str, str], int]]:
-    """Run ``opencaller serve`` in its own process; yield (base URL, its environment, its pid)."""
-    env = {
-        **os.environ,
-        "OPENCALLER_DATABASE_URL": database_url,
-        "OPENCALLER_DATA_DIR": str(tmp_dir / "data"),
-        "OPENCALLER_LOG_LEVEL": "WARNING",
-        "OPENCALLER_TELEPHONY": "none",
-        "OPENCALLER_DISPATCHER_ENABLED": "false",
-    }
-    port = _free_port()
-    log_path = tmp_dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 90
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError("the server exited:\n" + log_path.read_text(errors="replace")[-4000:])
-                try:
-                    if httpx.get(base_url + "/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not become healthy within 90 s")
-                time.sleep(0.1)
-            yield base_url, env, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(15)
 
 
 def _memory_mb(pid: int, field_name: str) -> float:
@@ -201,7 +119,8 @@ def run_backend(backend: str, rows: int, runs: int, admin_url: str, csv_path: Pa
         tmp_dir = Path(tmp)
         with temporary_database(backend, tmp_dir, admin_url) as (url, version):
             result = Result(backend, version, rows, file_mb=csv_path.stat().st_size / 1e6)
-            with running_server(url, tmp_dir) as (base_url, env, pid):
+            with running_api_server(url, tmp_dir) as server:
+                base_url, env, pid = server.base_url, server.env, server.pid
                 result.rss_idle_mb = _memory_mb(pid, "VmRSS")
                 file_id = ""
                 for run in range(runs):
