@@ -155,6 +155,7 @@ class WebhookDeliveryWorker:
         self._results: list[tuple[_Job, DeliveryResult]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unlisten: Callable[[], None] | None = None
+        self._db_step: asyncio.Future[list[_Job]] | None = None
 
     @property
     def running(self) -> bool:
@@ -166,6 +167,7 @@ class WebhookDeliveryWorker:
         if self.running:
             return
         self._loop = asyncio.get_running_loop()
+        self._db_step = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._unlisten = add_commit_listener(self._wake_threadsafe)
@@ -196,6 +198,9 @@ class WebhookDeliveryWorker:
             pass
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("webhook.worker_crashed", worker=self.name, error=repr(task.exception()))
+        if self._db_step is not None:
+            await asyncio.gather(self._db_step, return_exceptions=True)
+            self._db_step = None
         try:
             await self._step(0)  # outcomes of sends that finished before the cancellation
         except Exception:
@@ -229,7 +234,10 @@ class WebhookDeliveryWorker:
                 self._wake.clear()
                 free = self._config.concurrency - len(self._in_flight)
                 try:
-                    jobs = await self._step(free)
+                    # shielded: cancelling a transaction mid-statement can leave an SQLite connection holding the
+                    # write lock; stop() waits for this step instead, then releases what it claimed
+                    self._db_step = asyncio.ensure_future(self._step(free))
+                    jobs = await asyncio.shield(self._db_step)
                 except Exception:
                     log.exception("webhook.step_failed", worker=self.name)
                     jobs = []
