@@ -1,14 +1,22 @@
 """The conversational agent on real calls: Pipecat with offline Whisper and Piper, against the simulator's
-callees (which speak with Piper and listen with Whisper themselves). Models load once for the session."""
+callees (which speak with Piper and listen with Whisper themselves). Models load once for the session.
+
+Besides conversations: voicemail boxes, phone menus, barge-in and callees who hang up at once, each checked
+against what the simulated callee actually heard (its transcript and its recording of the line)."""
 
 from __future__ import annotations
 
+import io
 import re
+import wave
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.e2e.conftest import FINAL, wait_until
@@ -43,9 +51,11 @@ def team(agent_server: LiveServer) -> TeamClient:
     return client
 
 
-def _call(team: TeamClient, number: str, **template: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _call(
+    team: TeamClient, number: str, *, expect_transcript: bool = True, **template: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     created = team.add_template(
-        firstMessage="Hi {{customer_name}}, this is Sam from Sunny Solar.", resultColumns=COLUMNS, **template
+        **{"firstMessage": "Hi {{customer_name}}, this is Sam from Sunny Solar.", "resultColumns": COLUMNS, **template}
     )
     call = team.data(team.post("/v1/phoneCalls", team.call_body(created["_id"], toPhoneNumber=number)))
 
@@ -57,8 +67,39 @@ def _call(team: TeamClient, number: str, **template: Any) -> tuple[dict[str, Any
     # a final status is only shown once the agent's transcript and outcome are stored, even when the callee
     # hung up before the agent had finished
     transcript = team.data(team.get("/v1/transcripts", params={"phoneCallId": call["_id"]}))
-    assert transcript, "the call ended without its transcript"
+    if expect_transcript:
+        assert transcript, "the call ended without its transcript"
     return final, transcript
+
+
+def _simulated(server: LiveServer, call: dict[str, Any], attempt: int = 0) -> dict[str, Any]:
+    """The simulator's record of one attempt of ``call``: its log, and the callee's transcript of the line."""
+    sid = call["attempts"][attempt]["providerCallId"]
+    record: dict[str, Any] = httpx.get(f"{_simulator_url(server)}/_simulator/calls/{sid}").json()
+    return record
+
+
+def _line_audio(server: LiveServer, call: dict[str, Any], track: str) -> npt.NDArray[np.int16]:
+    """What the callee heard (``received``) or said (``sent``), recorded by the simulator on the call's 20 ms
+    clock at 8 kHz: both tracks share that clock, so frame numbers line up."""
+    sid = call["attempts"][0]["providerCallId"]
+    data = httpx.get(f"{_simulator_url(server)}/_simulator/calls/{sid}/audio/{track}.wav").content
+    with wave.open(io.BytesIO(data)) as wav:
+        assert wav.getframerate() == 8000
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+
+
+def _simulator_url(server: LiveServer) -> str:
+    url = server.app.state.node_calls.simulator_url
+    assert isinstance(url, str)
+    return url
+
+
+def _loud_frames(audio: npt.NDArray[np.int16], level: float = 300.0) -> npt.NDArray[np.bool_]:
+    """Per 20 ms frame: whether it is louder than ``level`` (the simulator's own speech threshold)."""
+    frames = audio[: audio.size // 160 * 160].reshape(-1, 160).astype(np.float64)
+    loud: npt.NDArray[np.bool_] = np.sqrt((frames**2).mean(axis=1)) > level
+    return loud
 
 
 def test_cooperative_callee_fills_every_result_column(team: TeamClient) -> None:
@@ -99,3 +140,71 @@ def test_do_not_call_request_puts_the_number_on_the_list(team: TeamClient) -> No
     assert any("never call" in t["text"].lower() or "off your list" in t["text"].lower() for t in transcript)
     listed = team.data(team.get("/v1/doNotCall"))
     assert any(entry["number"] == "+12025550107" for entry in listed)
+
+
+VOICEMAIL = "Hi {{customer_name}}, this is Sam from Sunny Solar. Please call us back when you can. Goodbye."
+
+
+def test_voicemail_gets_the_message_after_the_beep_and_is_retried(agent_server: LiveServer, team: TeamClient) -> None:
+    retry = {"maxAttempts": 2, "retryOn": ["voicemail"], "delaysMinutes": [0]}
+    call, transcript = _call(team, "+12025550103", voicemailMessage=VOICEMAIL, retryPolicy=retry)
+
+    assert call["status"] == "completed"
+    assert call["statusExtraInfo"]["statusCode"] == "VOICEMAIL_DETECTED"
+    assert len(call["attempts"]) == 2, "a voicemail attempt is dialled again when the retry policy says so"
+    assert all(attempt["answeredBy"] == "machine" for attempt in call["attempts"])
+    for attempt in (0, 1):
+        heard = _simulated(agent_server, call, attempt)["transcript"]
+        beep = next(e["at"] for e in heard if e["speaker"] == "callee" and e["text"] == "[beep]")
+        messages = [e for e in heard if e["speaker"] == "agent"]
+        assert len(messages) == 1, heard
+        assert messages[0]["at"] >= beep, "the message started before the beep"
+        said = (messages[0]["text"] or "").lower()
+        assert "sunny solar" in said and "john" in said, said  # rendered with the call's variables
+    agent_turns = [t["text"] for t in transcript if t["role"] == "agent"]
+    assert agent_turns == ["Hi John, this is Sam from Sunny Solar. Please call us back when you can. Goodbye."] * 2
+
+
+def test_phone_menu_is_hung_up_on_without_a_word(agent_server: LiveServer, team: TeamClient) -> None:
+    call, transcript = _call(team, "+12025550104")
+
+    assert call["status"] == "completed"
+    assert call["statusExtraInfo"]["statusCode"] == "IVR_DETECTED"
+    assert [t["role"] for t in transcript] == ["human"]
+    assert "press" in transcript[0]["text"].lower() or "calling" in transcript[0]["text"].lower()
+    simulated = _simulated(agent_server, call)
+    assert not [e for e in simulated["transcript"] if e["speaker"] == "agent"]
+    assert simulated["ended_by"] != "callee", "the agent, not the menu, ended the call"
+
+
+def test_barge_in_silences_the_agent_within_300_ms(agent_server: LiveServer, team: TeamClient) -> None:
+    call, transcript = _call(team, "+12025550109")
+
+    simulated = _simulated(agent_server, call)
+    barge = next(e for e in simulated["log"] if e["event"] == "callee-barges-in")
+    assert barge
+    assert simulated["stream_messages"].get("received:clear", 0) >= 1
+    interrupting = next(e for e in simulated["transcript"] if e["text"] and e["text"].startswith("Sorry to cut"))
+    # measured on the simulator's line clock: from the first loud frame the callee said in its interruption to
+    # the last loud frame of the agent's audio the callee heard after it
+    said = _loud_frames(_line_audio(agent_server, call, "sent"))
+    heard = _loud_frames(_line_audio(agent_server, call, "received"))
+    start = round(interrupting["at"] / 0.02)
+    onset = start + int(np.argmax(said[start:]))
+    assert heard[onset - 5 : onset].any(), "the agent was not talking when the callee cut in"
+    quiet_for = 25  # half a second of silence: the agent stopped, not paused between words
+    stop = next(i for i in range(onset, heard.size) if not heard[i : i + quiet_for].any())
+    assert (stop - onset) * 0.02 <= 0.3, f"the agent kept talking {(stop - onset) * 0.02:.2f} s into the barge-in"
+    assert any(t["role"] == "human" and "cut you off" in t["text"].lower() for t in transcript)
+
+
+def test_callee_who_hangs_up_at_once_hears_nothing(agent_server: LiveServer, team: TeamClient) -> None:
+    call, transcript = _call(team, "+12025550108", expect_transcript=False)
+
+    assert call["status"] == "completed"
+    assert call["statusExtraInfo"]["statusCode"] == "HUNG_UP_BY_HUMAN"
+    assert not [t for t in transcript if t["role"] == "agent"], transcript
+    simulated = _simulated(agent_server, call)
+    assert simulated["ended_by"] == "callee"
+    assert not [e for e in simulated["transcript"] if e["speaker"] == "agent"]
+    assert simulated["stream_messages"].get("received:media", 0) == 0, "the agent sent audio to a closed line"

@@ -142,3 +142,27 @@ def test_readers_of_numbers_choices_and_addresses() -> None:
     assert u.read_email("My email is Alex.Morgan at example.com.") == "alex.morgan@example.com"
     assert u.read_email("My email is Alex.Morgan.   at example dot com") == "alex.morgan@example.com"
     assert u.strip_lead_in("My name is Alex Morgan and I live in New York.") == "Alex Morgan"
+
+
+def test_silence_is_met_with_a_prompt_then_a_goodbye() -> None:
+    brain = _brain()
+    brain.opening()
+    first = brain.on_silence()
+    assert first is not None and not first.end and "still there" in first.say.lower()
+    assert brain.hear("Sorry, my name is Alex.") is not None  # an answer resets the count
+    again = brain.on_silence()
+    assert again is not None and not again.end
+    last = brain.on_silence()
+    assert last is not None and last.end and "goodbye" in last.say.lower()
+    assert brain.result.status_code == "ENDED_NORMALLY"
+    assert brain.on_silence() is None
+
+
+def test_running_out_of_time_says_goodbye_with_its_own_code() -> None:
+    brain = _brain()
+    brain.opening()
+    brain.hear("My name is Alex.")
+    reply = brain.out_of_time()
+    assert reply.end and "goodbye" in reply.say.lower()
+    assert brain.finished and brain.result.status_code == "MAX_DURATION_REACHED"
+    assert brain.result.result_values[0] == {"columnName": "name", "value": "Alex"}

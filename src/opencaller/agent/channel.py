@@ -10,6 +10,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from opencaller.agent.answerer import AnswerHint
+from opencaller.domain.templates import TemplateDefinition
+
 PCM = npt.NDArray[np.int16]
 """Signed 16-bit mono samples."""
 
@@ -31,6 +34,16 @@ class MediaChannel(Protocol):
     async def clear(self) -> None:
         """Drop audio that is queued but not yet played (barge-in)."""
         ...
+
+
+@dataclass(frozen=True)
+class CallScript:
+    """What the agent says on one call (rendered with the call's variables) and what detection said first."""
+
+    definition: TemplateDefinition
+    first_message: str
+    voicemail_message: str = ""
+    hint: AnswerHint | None = None
 
 
 @dataclass(frozen=True)

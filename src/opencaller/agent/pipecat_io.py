@@ -30,6 +30,7 @@ from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import TransportParams
 
+from opencaller.agent.beep import BeepDetector
 from opencaller.agent.channel import AudioInbox, MediaChannel, Turn
 from opencaller.audio import TELEPHONE_RATE
 from opencaller.domain.clock import utc_now
@@ -161,6 +162,30 @@ class HeardRecorder(FrameProcessor):
             text = " ".join(self._words)
             self._turns.append(Turn(role="agent", text=text, started_at=self._started, ended_at=utc_now()))
         self._words, self._started = [], None
+
+
+class BeepListener(FrameProcessor):
+    """Sits after the input transport and sets ``heard`` when the callee's audio carries a voicemail beep.
+
+    It listens only to the first ``listen_seconds`` of the call (machines beep early), so a long conversation
+    costs nothing.
+    """
+
+    def __init__(self, heard: asyncio.Event, listen_seconds: float = 60.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._heard = heard
+        self._detector = BeepDetector(PIPELINE_INPUT_RATE)
+        self._samples_left = round(listen_seconds * PIPELINE_INPUT_RATE)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Feed inbound audio to the detector; pass every frame on."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame) and self._samples_left > 0 and not self._heard.is_set():
+            pcm = np.frombuffer(frame.audio, dtype=np.int16)
+            self._samples_left -= pcm.size
+            if frame.sample_rate == PIPELINE_INPUT_RATE and self._detector.feed(pcm):
+                self._heard.set()
+        await self.push_frame(frame, direction)
 
 
 class SharedWhisperSTTService(WhisperSTTService):

@@ -67,6 +67,7 @@ class ScriptedBrain:
         self._tags = {t.name: t.keywords for t in definition.custom_tags}
         self.result = BrainResult()
         self.finished = False
+        self._silences = 0
 
     def opening(self) -> Reply:
         """The first thing said: the greeting and the first question."""
@@ -87,6 +88,7 @@ class ScriptedBrain:
         """React to one callee turn; None when there is nothing to say (empty text, or the call is over)."""
         if self.finished or not text.strip():
             return None
+        self._silences = 0
         for tag in u.tags_heard(text, self._tags):
             if tag not in self.result.tags:
                 self.result.tags.append(tag)
@@ -176,6 +178,19 @@ class ScriptedBrain:
         return f"{summary}Thank you for your time, have a great day. Goodbye."
 
     # ---- ending ----------------------------------------------------------------------------------------------
+
+    def on_silence(self) -> Reply | None:
+        """The callee said nothing for a while after the agent spoke: ask once, then say goodbye."""
+        if self.finished:
+            return None
+        self._silences += 1
+        if self._silences == 1:
+            return Reply("Are you still there?")
+        return self._end(StatusCode.ENDED_NORMALLY, "It seems this is not a good moment. We will be in touch. Goodbye.")
+
+    def out_of_time(self) -> Reply:
+        """The call reached the template's maximum duration: a short goodbye (``MAX_DURATION_REACHED``)."""
+        return self._end(StatusCode.MAX_DURATION_REACHED, "I'm sorry, we have run out of time for this call. Goodbye.")
 
     def _call_later(self, text: str) -> Reply:
         moment = u.read_when(text, self._now())

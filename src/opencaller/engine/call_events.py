@@ -3,7 +3,8 @@
 Callbacks arrive late, twice and out of order. Each one updates the attempt it belongs to; only callbacks of the
 call's current attempt move the call itself, and only forward (:func:`~opencaller.domain.status.can_transition`).
 A busy, unanswered or failed attempt that the template's retry policy covers puts the call back in the queue
-instead of ending it.
+instead of ending it; so does an answered attempt that reached voicemail (the agent stored
+``VOICEMAIL_DETECTED``) when the policy retries on ``"voicemail"``.
 """
 
 from __future__ import annotations
@@ -105,9 +106,15 @@ async def _finish(
     session: AsyncSession, call: PhoneCall, new: CallStatus, event: CallEvent, now: datetime
 ) -> CallStatus:
     definition = await load_definition(session, call.call_template_id, call.template_version)
-    delay = retry_delay(definition.retry_policy, new, len(call.attempts))
+    voicemail = new == CallStatus.COMPLETED and (call.status_extra_info or {}).get("statusCode") == (
+        StatusCode.VOICEMAIL_DETECTED.value
+    )
+    delay = retry_delay(definition.retry_policy, "voicemail" if voicemail else new, len(call.attempts))
     call.updated_at = now
     if delay is not None:
+        if voicemail:  # the next attempt starts afresh; this one keeps its outcome in the attempt history
+            update_attempt(call, len(call.attempts) - 1, statusCode=StatusCode.VOICEMAIL_DETECTED.value)
+            call.status_extra_info = None
         call.status = CallStatus.QUEUED.value
         call.provider_call_id = None
         call.next_attempt_at = now + max(delay, timedelta(0))

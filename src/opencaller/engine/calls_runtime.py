@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy import func, select
 
-from opencaller.agent.channel import AgentOutcome, AudioInbox
+from opencaller.agent.answerer import Answerer, AnswerHint
+from opencaller.agent.channel import AgentOutcome, AudioInbox, CallScript
 from opencaller.agent.minimal import MinimalAgent, Speaker
 from opencaller.audio import ulaw_decode
 from opencaller.domain.calls import PhoneCallCreate, PromptVariableValue
@@ -38,6 +40,7 @@ from opencaller.store.db import Database
 from opencaller.store.models import TranscriptTurn
 from opencaller.telephony import (
     STREAM_TOKEN_PARAMETER,
+    AnsweredBy,
     CallbackRequest,
     TelephonyProvider,
     mint_stream_token,
@@ -61,6 +64,21 @@ class _PreparedCall:
     first_message: str
     definition: TemplateDefinition
     time_zone: str
+    voicemail_message: str = ""
+    hint: AnswerHint | None = None
+
+
+def _answer_hint(answered_by: str | None, detail: str | None) -> AnswerHint | None:
+    """What the provider's answering-machine detection told the answer request, in the agent's terms.
+
+    A machine whose detection waited for the end of its greeting (Twilio's ``machine_end_beep`` /
+    ``_silence`` / ``_other``) can be left the message at once; ``machine_start`` still has its greeting to play.
+    """
+    if answered_by == AnsweredBy.HUMAN:
+        return AnswerHint(Answerer.HUMAN)
+    if answered_by == AnsweredBy.MACHINE:
+        return AnswerHint(Answerer.VOICEMAIL, greeting_ended=(detail or "").startswith("machine_end"))
+    return None
 
 
 def _callee_zone(e164: str) -> str:
@@ -115,7 +133,8 @@ class CallRuntime:
     async def answer(self, call_id: str, request: CallbackRequest) -> str:
         """The answer document for an answered call: connect its audio to our media socket with a fresh token."""
         await self._call_for_callback(call_id, request)
-        provider_call_id = self.provider.parse_status_callback(request.params).provider_call_id
+        event = self.provider.parse_status_callback(request.params)
+        provider_call_id = event.provider_call_id
         token = mint_stream_token()
         async with self.db.transaction() as session:
             call = await lock_call(session, call_id)
@@ -125,6 +144,10 @@ class CallRuntime:
             if index is None:
                 raise NotFound("unknown call leg")
             update_attempt(call, index, streamTokenDigest=stream_token_digest(token))
+            if event.answered_by is not None:  # synchronous answering-machine detection has spoken
+                update_attempt(
+                    call, index, answeredBy=event.answered_by.value, answeredByDetail=event.answered_by_detail
+                )
         return self.provider.media_stream_answer(self.urls.media(call_id), {STREAM_TOKEN_PARAMETER: token})
 
     async def media_session(self, call_id: str, send: SendText, receive: ReceiveText) -> bool:
@@ -152,9 +175,10 @@ class CallRuntime:
         try:
             if self.voice_agent is not None:
                 zone = ZoneInfo(prepared.time_zone)
-                outcome = await self.voice_agent.run(
-                    stream, inbox, prepared.definition, prepared.first_message, lambda: self.clock().astimezone(zone)
+                script = CallScript(
+                    prepared.definition, prepared.first_message, prepared.voicemail_message, prepared.hint
                 )
+                outcome = await self.voice_agent.run(stream, inbox, script, lambda: self.clock().astimezone(zone))
             else:
                 outcome = await MinimalAgent(self.speaker).run(stream, prepared.first_message)
         finally:
@@ -202,10 +226,13 @@ class CallRuntime:
                 toEmailAddress=call.to_email_address or "",
                 fromPhoneNumber=call.from_phone_number or "",
             )
+            attempt = call.attempts[index]
             return _PreparedCall(
                 first_message=render(definition.first_message, values),
                 definition=definition,
                 time_zone=_callee_zone(call.to_phone_number),
+                voicemail_message=render(definition.voicemail_message or "", values),
+                hint=_answer_hint(attempt.get("answeredBy"), attempt.get("answeredByDetail")),
             )
 
     async def _store_outcome(self, call_id: str, outcome: AgentOutcome | None) -> None:
@@ -224,7 +251,11 @@ class CallRuntime:
                 await finish_after_media(session, call, self.clock())
                 return
             log.info("agent outcome", call_id=call_id, status_code=outcome.status_code, turns=len(outcome.turns))
-            for seq, turn in enumerate(outcome.turns):
+            # a retried call (voicemail) already has the turns of its earlier attempts: number on after them
+            earlier = await session.scalar(
+                select(func.count()).select_from(TranscriptTurn).where(TranscriptTurn.phone_call_id == call.id)
+            )
+            for seq, turn in enumerate(outcome.turns, start=earlier or 0):
                 session.add(
                     TranscriptTurn(
                         team_id=call.team_id,
@@ -277,7 +308,8 @@ class CallRuntime:
                         ],
                     )
                     redialled = True
-            await finish_after_media(session, call, self.clock())
+            if await finish_after_media(session, call, self.clock()) == CallStatus.QUEUED:
+                redialled = True  # the retry policy sends a voicemail attempt round again
         if redialled:
             self.on_new_calls()
 

@@ -234,6 +234,9 @@ class Dispatcher:
             record=call.record,
             recording_callback_url=self.urls.recording(call.id) if call.record else None,
             max_duration_seconds=definition.max_duration_seconds,
+            # answering-machine detection (synchronous: no callback URL) lets a voicemail message start right
+            # after the beep; it costs a human callee a moment of silence, so only templates that leave one ask
+            machine_detection=bool((definition.voicemail_message or "").strip()),
             idempotency_key=f"{call.id}-{len(call.attempts)}",
         )
 
