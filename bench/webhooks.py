@@ -23,22 +23,20 @@ import asyncio
 import json
 import os
 import platform
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
+
+from harness import free_port, temporary_database
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BATCH = 1000
@@ -89,35 +87,6 @@ class Receiver:
             writer.close()
 
 
-@contextmanager
-def temporary_database(backend: str, tmp: Path, admin_url: str) -> Iterator[str]:
-    """An empty database URL of ``backend``, dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-        return
-    name = "oc_bench_hooks_" + secrets.token_hex(4)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     """``opencaller serve`` on a free port, once it answers ``/healthz``."""
     port = free_port()
@@ -155,7 +124,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run both measurements on a fresh database of ``backend`` and return the figures."""
     with tempfile.TemporaryDirectory(prefix="oc-bench-hooks-") as tmp_name:
         tmp = Path(tmp_name)
-        with temporary_database(backend, tmp, args.postgres_url) as url:
+        with temporary_database(backend, tmp, args.postgres_url) as (url, _version):
             return asyncio.run(run_server(tmp, url, args))
 
 
