@@ -39,18 +39,19 @@ def free_port() -> int:
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """Poll until a starting process answers (a process boundary offers no event to await)."""
+    """Poll until a starting process answers ``url`` with a 2xx (a process boundary offers no event to await)."""
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}")
         try:
-            httpx.get(url, timeout=2)
-            return
+            if httpx.get(url, timeout=2).is_success:
+                return
         except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer 2xx within {timeout} s")
+        time.sleep(0.1)
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -25,6 +24,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from opencaller.engine.webhook_worker import WebhookDeliveryWorker, WorkerConfig
+from tests.cluster import free_port, wait_for_http
 from tests.integration.test_webhooks_delivery import (
     AICALLER_SECRET,
     HOOK_SETTINGS,
@@ -147,14 +147,9 @@ def test_receiver_down_worker_restarted_nothing_lost(hook_server: LiveServer, si
     assert set(ok_per_id.values()) == {1}, "a delivery was sent twice after it had succeeded"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    """``opencaller serve`` on a free port, once it answers ``/healthz``."""
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "opencaller", "serve", "--port", str(port)],
         env=env,
@@ -162,19 +157,8 @@ def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    with httpx.Client() as client:
-        for _ in range(600):
-            try:
-                if client.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return process, base
-            except httpx.TransportError:
-                pass
-            try:
-                process.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                continue
-            raise RuntimeError("opencaller serve exited during start-up")
-    raise RuntimeError("opencaller serve did not answer /healthz")
+    wait_for_http(f"{base}/healthz", process)
+    return process, base
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
