@@ -141,6 +141,10 @@ def test_readers_of_numbers_choices_and_addresses() -> None:
     assert u.read_choice("either", ["Basic", "Premium"]) is None
     assert u.read_email("My email is Alex.Morgan at example.com.") == "alex.morgan@example.com"
     assert u.read_email("My email is Alex.Morgan.   at example dot com") == "alex.morgan@example.com"
+    # "at" opening a new breath, as Whisper heard it on a simulated call: only before a domain does "that" mean "at"
+    assert u.read_email("My D-mail is Alex Dot Morgan.   For that example, dot com.") == "alex.morgan@example.com"
+    assert u.read_email("My email is Alex.Morgon.   For that example, .com.") == "alex.morgon@example.com"
+    assert u.read_email("alex dot morgan for that matter") is None
     assert u.strip_lead_in("My name is Alex Morgan and I live in New York.") == "Alex Morgan"
 
 

@@ -164,6 +164,8 @@ def read_email(text: str) -> str | None:
     spoken = normalize(text)
     spoken = re.sub(r"^.*?\b(e-?mail( address)? is|reach me at|it's|it is)\s+", "", spoken)
     spoken = re.sub(r"\s*\b(dot|period)\b\s*", ".", spoken)
+    # a lone "at" that starts a new breath is often heard as "that" / "for that": only before a domain
+    spoken = re.sub(r"[\s,.]*\b(?:for\s+)?that\s+(?=[a-z0-9-]+[\s,]*\.\s*[a-z]{2,}\b)", " at ", spoken)
     spoken = re.sub(r"\s*\b(at|at sign)\b\s*", "@", spoken)
     spoken = re.sub(r"\s*\b(underscore)\b\s*", "_", spoken)
     spoken = re.sub(r"\s*\b(dash|hyphen)\b\s*", "-", spoken)
