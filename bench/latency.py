@@ -347,7 +347,13 @@ def call_latency(deployment: Deployment, sid: str) -> CallLatency:
         if spoken.size == 0:
             continue
         end = start + int(spoken[-1])  # the callee's last speech frame of this line
-        if heard[start : end + 1].any() and index > 0:
+        if index == 0:  # the hello: the agent greets on the answer, usually over it
+            first = np.flatnonzero(heard)
+            if first.size:
+                result.greeting_after_answer = int(first[0]) * FRAME_SECONDS
+                result.greeting_after_hello = (int(first[0]) - end) * FRAME_SECONDS  # < 0: over the hello
+            continue
+        if heard[start : end + 1].any():
             result.overlapped += 1  # the agent talked during the line (answered a pause, or was barged into)
             continue
         onset = np.flatnonzero(heard[end + 1 : until])
@@ -355,12 +361,7 @@ def call_latency(deployment: Deployment, sid: str) -> CallLatency:
             result.unanswered += 1  # e.g. the callee's goodbye, after which it hangs up
             continue
         agent = end + 1 + int(onset[0])
-        latency = (agent - end) * FRAME_SECONDS
-        if index == 0:
-            result.greeting_after_answer = agent * FRAME_SECONDS
-            result.greeting_after_hello = latency
-        else:
-            result.turns.append(latency)
+        result.turns.append((agent - end) * FRAME_SECONDS)
     return result
 
 
@@ -613,7 +614,7 @@ def report_single(calls: list[CallLatency], cpu: float, wall: float, count: int,
     )
     print(f"  answer -> media stream connected: p50 {ms(percentile(connect, 50))} ms")
     print(f"  greeting after answer:           {p50_p95(after_answer)}")
-    print(f"  greeting after callee's hello:   {p50_p95(after_hello)}")
+    print(f"  greeting vs end of callee's hello: {p50_p95(after_hello)} (negative: the agent began during it)")
     print(f"  turn (voice to voice):           {p50_p95(turns)}, max {ms(max(turns) if turns else math.nan)} ms")
     labels = {
         "endpointing": "VAD stop -> end of turn:",

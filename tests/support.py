@@ -74,6 +74,15 @@ def running_server(backend: str, tmp_dir: Path, **settings: Any) -> Iterator[Liv
             live.stop()
 
 
+@contextmanager
+def scripted_agent_server(tmp_dir: Path, **settings: Any) -> Iterator[LiveServer]:
+    """A calling node on SQLite that dials the embedded simulator and answers with the scripted conversational
+    agent (offline Whisper and Piper, loaded once at start); ``settings`` add to or override its defaults."""
+    defaults = {"ring_timeout_seconds": 5, "webhook_worker_enabled": False, "agent": "scripted"}
+    with running_server("sqlite", tmp_dir, **{**defaults, **settings}) as live:
+        yield live
+
+
 @dataclass
 class LiveServer:
     """An opencaller API server running in a background thread on a free loopback port."""
@@ -143,6 +152,12 @@ class LiveServer:
             event_hooks={"response": [refuse_stack_traces]},
         )
         return TeamClient(team_id=team_id, api_key=key, http=client)
+
+    def new_caller_team(self, name: str = "Team") -> TeamClient:
+        """A fresh team with a caller-ID number (its default), ready to place calls."""
+        team = self.new_team(name)
+        team.add_number()
+        return team
 
     def add_rows(self, *rows: Any) -> None:
         """Insert ORM objects in one transaction on the server's database (for state the API cannot create)."""

@@ -20,6 +20,8 @@ import uvicorn
 from opencaller.agent.espeak import EspeakTTS
 from opencaller.engine.calls_runtime import CallRuntime
 from opencaller.engine.dispatcher import Dispatcher, DispatcherOptions
+from opencaller.engine.recording_links import RecordingLinks, link_signing_key
+from opencaller.engine.recordings import RecordingStore
 from opencaller.engine.urls import CallbackUrls
 from opencaller.settings import Settings
 from opencaller.simulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, SimulatorConfig, create_simulator_app
@@ -89,6 +91,8 @@ async def node_calls(settings: Settings, db: Database, *, run_dispatcher: bool) 
             speaker=EspeakTTS(),
             voice_agent=voice_agent,
             on_new_calls=dispatcher.wake.set if dispatcher is not None else lambda: None,
+            recordings=RecordingStore(settings.resolved_recordings_dir),
+            links=RecordingLinks(link_signing_key(settings), public_url, settings.recording_link_seconds),
         )
         stop = asyncio.Event()
         task = asyncio.ensure_future(dispatcher.run(stop)) if dispatcher is not None else None
@@ -113,6 +117,7 @@ async def _voice_agent(settings: Settings) -> ConversationalAgent | None:
         log.info("voice agent: minimal (greeting only)")
         return None
     from opencaller.agent.conversation import ConversationalAgent, VoiceModels
+    from opencaller.agent.llm_brain import LlmDefaults
 
     models = VoiceModels.offline_defaults()
     try:
@@ -125,7 +130,7 @@ async def _voice_agent(settings: Settings) -> ConversationalAgent | None:
         whisper_load_seconds=models.whisper.load_seconds,
         piper_start_seconds=models.piper.start_seconds,
     )
-    return ConversationalAgent(models)
+    return ConversationalAgent(models, llm=LlmDefaults.from_settings(settings))
 
 
 @asynccontextmanager

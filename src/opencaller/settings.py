@@ -88,6 +88,33 @@ class Settings(BaseSettings):
         " Whisper and Piper; needs the voice packages), 'minimal' (greets with espeak-ng and hangs up), or 'auto'"
         " (scripted when the voice packages are installed).",
     )
+    llm_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="OpenAI-compatible chat API of templates whose brain is 'llm' and names no baseUrl (OpenAI,"
+        " Groq, vLLM, Ollama, llama.cpp server: the URL that ends before /chat/completions).",
+    )
+    llm_model: str = Field(
+        default="gpt-4o-mini", description="Chat model of templates whose brain is 'llm' and names no model."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key of the chat API. Sent only to llm_base_url, never to a URL a template names.",
+    )
+    llm_allow_private_base_urls: bool = Field(
+        default=False,
+        description="Let a template's brain name a baseUrl on a private or loopback address (a model server on"
+        " your own network). Off by default: the server would fetch whatever address any API key holder names.",
+    )
+    recordings_dir: Path | None = Field(
+        default=None,
+        description="Where call recordings are written (default: `recordings` in the data dir). Nodes behind a load"
+        " balancer must share it, since any node may serve a recording link.",
+    )
+    recording_link_seconds: int = Field(
+        default=86400,
+        ge=60,
+        description="How long a signed `recordingUrl` stays valid (at least; expiry is rounded up to the hour).",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -95,6 +122,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'opencaller.db').resolve()}"
+
+    @property
+    def resolved_recordings_dir(self) -> Path:
+        """The recordings directory, defaulting to ``recordings`` inside the data dir."""
+        return self.recordings_dir if self.recordings_dir is not None else self.data_dir / "recordings"
 
     @property
     def is_sqlite(self) -> bool:

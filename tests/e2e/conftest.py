@@ -25,9 +25,7 @@ def calling_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture
 def caller(calling_server: LiveServer) -> TeamClient:
     """A team with a caller number and a one-variable template, on the calling node."""
-    team = calling_server.new_team("Callers")
-    team.add_number()
-    return team
+    return calling_server.new_caller_team("Callers")
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -40,3 +38,14 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> An
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def wait_for_end(team: TeamClient, call_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll the call until its status is final (as a client would) and return it."""
+
+    def ended() -> dict[str, Any] | None:
+        current: dict[str, Any] = team.data(team.get(f"/v1/phoneCalls/{call_id}"))
+        return current if current["status"] in FINAL else None
+
+    final: dict[str, Any] = wait_until(ended, "the call to end", timeout=timeout)
+    return final

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 
 from tests.e2e.conftest import wait_until
-from tests.integration.test_webhooks_delivery import HOOK_SETTINGS, Sink, subscribe
+from tests.integration.test_webhooks_delivery import HOOK_SETTINGS, Sink, running_sink, subscribe
 from tests.support import LiveServer, running_server
 
 
@@ -30,11 +31,8 @@ def calling_hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture
 def sink() -> Iterator[Sink]:
     """A running loopback receiver."""
-    receiver = Sink().up()
-    try:
+    with running_sink() as receiver:
         yield receiver
-    finally:
-        receiver.close()
 
 
 def test_every_status_of_a_real_call_is_delivered_in_order(calling_hook_server: LiveServer, sink: Sink) -> None:
@@ -43,7 +41,7 @@ def test_every_status_of_a_real_call_is_delivered_in_order(calling_hook_server: 
     sub = subscribe(team, sink.url("/team"), ["*"])
     sink.secrets["/team"] = Webhook(sub["secret"])
     template = team.add_template(firstMessage="Hello {{customer_name}}, goodbye.")
-    call = team.data(team.post("/v1/phoneCalls", team.call_body(template["_id"])))
+    call = team.data(team.post("/v1/phoneCalls", team.call_body(template["_id"], record=True)))
 
     arrivals = sink.wait_for(lambda got: any(a.body["event"] == "phoneCall.ended" for a in got), timeout=90)
 
@@ -61,3 +59,6 @@ def test_every_status_of_a_real_call_is_delivered_in_order(calling_hook_server: 
     for field in ("status", "statusExtraInfo", "resultValues", "callStartedAt", "callEndedAt", "callDuration"):
         assert final[field] == fetched[field], field
     assert final["statusExtraInfo"]["statusCode"] in {"ENDED_NORMALLY", "HUNG_UP_BY_HUMAN"}
+    # the final events carry a signed link to the recording, fetched here without the API key
+    recording = httpx.get(final["recordingUrl"])
+    assert recording.status_code == 200 and recording.content[:4] == b"RIFF"

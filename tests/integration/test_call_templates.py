@@ -143,7 +143,7 @@ def test_unknown_fields_are_ignored(team: TeamClient) -> None:
 
 
 def test_llm_brain_shape(team: TeamClient) -> None:
-    brain = {"type": "llm", "model": "gpt-4o-mini", "baseUrl": "http://127.0.0.1:11434/v1", "temperature": 0.7}
+    brain = {"type": "llm", "model": "llama-3", "baseUrl": "https://api.groq.com/openai/v1", "temperature": 0.7}
     created = team.data(team.post("/v1/callTemplates", {"name": "LLM", "brain": brain}))
     assert created["brain"] == brain
 
@@ -153,6 +153,28 @@ def test_llm_brain_shape(team: TeamClient) -> None:
     for bad in ({"type": "oracle"}, {"type": "llm", "temperature": 5}, {"model": "x"}, "llm"):
         fields = error_fields(team.post("/v1/callTemplates", {"name": "Bad", "brain": bad}))
         assert all(f.startswith("brain") for f in fields), fields
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1:11434/v1",
+        "http://localhost:8000/v1",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.5/v1",
+        "http://2130706433/v1",
+        "file:///etc/passwd",
+    ],
+)
+def test_an_llm_base_url_the_server_must_not_fetch_is_refused(team: TeamClient, base_url: str) -> None:
+    brain = {"type": "llm", "baseUrl": base_url}
+    response = team.post("/v1/callTemplates", {"name": "Sneaky", "brain": brain})
+    assert list(error_fields(response)) == ["brain.baseUrl"]
+    created = team.data(team.post("/v1/callTemplates", {"name": "Fine"}))
+    patched = team.patch(f"/v1/callTemplates/{created['_id']}", {"brain": brain})
+    assert list(error_fields(patched)) == ["brain.baseUrl"]
+    assert [t["name"] for t in team.data(team.get("/v1/callTemplates"))] == ["Fine"]
+    assert team.data(team.get(f"/v1/callTemplates/{created['_id']}"))["brain"] == {"type": "scripted"}
 
 
 @pytest.mark.parametrize(

@@ -175,6 +175,8 @@ CASES: list[Case] = [
          check=lambda r, a, b: _assert_equal(r.json()["data"], [])),
     Case("get A's call", "GET", "/v1/phoneCalls/{call_id}", (404,)),
     Case("cancel A's call", "POST", "/v1/phoneCalls/{call_id}/cancel", (404,)),
+    # a key opens no recording: only the signed link in the call's own recordingUrl does
+    Case("A's recording with B's key", "GET", "/v1/phoneCalls/{call_id}/recording", (400,)),
     # /v1/phoneCalls/batch
     Case("batch with A's teamId", "POST", "/v1/phoneCalls/batch", (404,),
          body=lambda a, b: {"phoneCalls": [_b_call(a, b), _b_call(a, b, teamId=a.team_id)]}),

@@ -13,6 +13,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -144,6 +145,16 @@ class Sink:
             return list(self.arrivals)
 
 
+@contextmanager
+def running_sink(status: int = 204) -> Iterator[Sink]:
+    """A sink listening (answering ``status``) until the block ends; then its port and thread are closed."""
+    receiver = Sink(status=status).up()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
 def ids_with(arrivals: list[Arrival], status: int) -> set[str]:
     """Message ids that got ``status`` at least once."""
     return {a.msg_id for a in arrivals if a.status == status}
@@ -159,11 +170,8 @@ def hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture
 def sink() -> Iterator[Sink]:
     """A running loopback receiver."""
-    receiver = Sink().up()
-    try:
+    with running_sink() as receiver:
         yield receiver
-    finally:
-        receiver.close()
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from tests.integration.test_webhooks_delivery import (
     Sink,
     deliveries,
     ids_with,
+    running_sink,
 )
 from tests.support import LiveServer, TeamClient, running_server, temporary_database
 
@@ -50,11 +51,8 @@ def hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture
 def sink() -> Iterator[Sink]:
     """A loopback receiver, answering 503 at first (it is 'down' for the application)."""
-    receiver = Sink(status=503).up()
-    try:
+    with running_sink(status=503) as receiver:
         yield receiver
-    finally:
-        receiver.close()
 
 
 def make_traffic(team: TeamClient, sink: Sink) -> dict[str, list[str]]:

@@ -73,10 +73,42 @@ def test_an_unclear_answer_is_asked_once_more_then_skipped() -> None:
 
 def test_call_me_back_tomorrow_at_five_is_call_later_in_utc() -> None:
     brain = _brain()
-    reply = brain.first_turn("Sorry, I'm in the middle of something. Can you call me back tomorrow at 5 pm?")
-    assert reply.end and "tomorrow at 5 PM" in reply.say
+    reply = brain.hear_hello("Sorry, I'm in the middle of something. Can you call me back tomorrow at 5 pm?")
+    assert reply is not None and reply.end and "tomorrow at 5 PM" in reply.say
     assert brain.result.status_code == "CALL_LATER"
     assert brain.result.call_later_at == datetime(2025, 3, 4, 22, 0, tzinfo=UTC)
+
+
+def test_a_plain_hello_over_the_opening_needs_no_reply() -> None:
+    brain = _brain()
+    brain.opening()
+    assert brain.hear_hello("Hello, this is Alex.") is None
+    assert brain.hear("My name is Alex Morgan.") is not None  # the first question is still open
+
+
+@pytest.mark.parametrize(
+    ("answers_before", "text", "complete"),
+    [
+        (0, "My name is Alex Morgan.", True),
+        (0, "My name is Alex and", False),
+        (0, "Um", False),
+        (1, "My email is alex dot morgan,", False),
+        (1, "My email is alex dot morgan, at example dot com.", True),
+        (2, "Twelve seats.", True),
+        (2, "Let me think.", False),
+        (3, "The premium one.", True),
+        (5, "Yes, sure.", True),
+        (5, "Please don't call me again.", True),
+        (5, "Call me back tomorrow at 5 pm.", True),
+        (5, "Can you call me back later?", False),
+    ],
+)
+def test_a_complete_answer_ends_the_turn_without_waiting(answers_before: int, text: str, complete: bool) -> None:
+    brain = _brain()
+    brain.opening()
+    for answer in ["Alex Morgan.", "alex@example.com", "Twelve.", "Premium.", "Tomorrow."][:answers_before]:
+        brain.hear(answer)
+    assert brain.complete_answer(text) is complete
 
 
 def test_call_later_without_a_time_asks_when() -> None:
@@ -139,6 +171,7 @@ def test_readers_of_numbers_choices_and_addresses() -> None:
     assert u.read_number("three hundred and twelve") == 312
     assert u.read_choice("the basic one", ["Basic", "Premium"]) == "Basic"
     assert u.read_choice("either", ["Basic", "Premium"]) is None
+    assert u.read_choice("Premium.", ["Basic", "Premium"]) == "Premium"  # Whisper ends a one-word answer with a period
     assert u.read_email("My email is Alex.Morgan at example.com.") == "alex.morgan@example.com"
     assert u.read_email("My email is Alex.Morgan.   at example dot com") == "alex.morgan@example.com"
     # "at" opening a new breath, as Whisper heard it on a simulated call: only before a domain does "that" mean "at"

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+import structlog
 
 from opencaller.agent.answerer import AnswerHint
 from opencaller.domain.templates import TemplateDefinition
+
+log = structlog.get_logger(__name__)
 
 PCM = npt.NDArray[np.int16]
 """Signed 16-bit mono samples."""
@@ -44,6 +48,8 @@ class CallScript:
     first_message: str
     voicemail_message: str = ""
     hint: AnswerHint | None = None
+    prompt: str = ""
+    """The template's rendered ``prompt`` (the LLM brain's system prompt)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,56 @@ class AudioInbox:
         if item is None:
             self._queue.put_nowait(None)  # every later get() sees the end too
         return item
+
+
+TurnListener = Callable[[Turn], None]
+"""Told of each transcript turn as soon as it is known (the live transcript); the final list is in the outcome."""
+
+
+class TurnLog(list[Turn]):
+    """The call's transcript as it grows: each turn appended is also told to the listener (the live transcript)."""
+
+    def __init__(self, listener: TurnListener | None = None) -> None:
+        super().__init__()
+        self._listener = listener
+
+    def append(self, turn: Turn) -> None:
+        """Add the turn, then tell the listener (whose failure never costs the call)."""
+        super().append(turn)
+        if self._listener is not None:
+            try:
+                self._listener(turn)
+            except Exception:
+                log.exception("the live transcript listener failed")
+
+
+class LateDetection:
+    """Answering-machine detection that reports while the agent already talks (Twilio's asynchronous AMD).
+
+    The engine calls :meth:`report` once the provider's verdict arrives; the agent awaits :meth:`wait`. A verdict
+    that never comes is fine: the agent's own classifier of the first words still runs.
+    """
+
+    def __init__(self) -> None:
+        self._hint: AnswerHint | None = None
+        self._reported = asyncio.Event()
+
+    @property
+    def hint(self) -> AnswerHint | None:
+        """The verdict, once reported."""
+        return self._hint
+
+    def report(self, hint: AnswerHint) -> None:
+        """Record the provider's verdict (the first one wins)."""
+        if self._hint is None:
+            self._hint = hint
+            self._reported.set()
+
+    async def wait(self) -> AnswerHint:
+        """The verdict, when it comes."""
+        await self._reported.wait()
+        assert self._hint is not None
+        return self._hint
 
 
 @dataclass(frozen=True)

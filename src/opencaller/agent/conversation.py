@@ -1,7 +1,7 @@
-"""The conversational voice agent: one Pipecat pipeline per answered call, driven by the scripted brain.
+"""The conversational voice agent: one Pipecat pipeline per answered call, driven by the template's brain.
 
 ```
-callee audio → Silero VAD + speech-timeout turn end → Whisper (shared model) → scripted brain
+callee audio → Silero VAD + speech-timeout turn end → Whisper (shared model) → brain (scripted, or LLM)
              → Piper (out-of-process HTTP server) → the line; barge-in clears the provider's buffer
 ```
 
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiohttp
+import httpx
 import structlog
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
@@ -33,13 +34,23 @@ from pipecat.processors.aggregators.llm_response_universal import (
 )
 from pipecat.transcriptions.language import Language
 from pipecat.transports.base_transport import TransportParams
-from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from opencaller.agent.answerer import Answerer, AnswerHint
+from opencaller.agent.brain import Brain
 from opencaller.agent.brain_processor import BrainProcessor
-from opencaller.agent.channel import AgentOutcome, AudioInbox, CallScript, MediaChannel, Turn
+from opencaller.agent.channel import (
+    AgentOutcome,
+    AudioInbox,
+    CallScript,
+    LateDetection,
+    MediaChannel,
+    Turn,
+    TurnListener,
+    TurnLog,
+)
+from opencaller.agent.llm_brain import LlmBrain, LlmDefaults
 from opencaller.agent.pipecat_io import (
     BeepListener,
     ChannelInputTransport,
@@ -47,10 +58,12 @@ from opencaller.agent.pipecat_io import (
     HeardRecorder,
     SharedWhisperSTTService,
 )
-from opencaller.agent.scripted import ScriptedBrain
+from opencaller.agent.scripted import Reply, ScriptedBrain
 from opencaller.agent.speech_cache import CachedPiperSpeech, SpeechCache
+from opencaller.agent.turn_end import AnswerAwareTurnStop, AnswerCheck
 from opencaller.agent.voice_models import PiperServer, WhisperModelHolder
 from opencaller.audio import TELEPHONE_RATE, silence
+from opencaller.domain import templates
 from opencaller.domain.status import StatusCode
 
 log = structlog.get_logger(__name__)
@@ -83,6 +96,7 @@ class VoiceModels:
     piper: PiperServer
     speech: SpeechCache = field(default_factory=SpeechCache)
     _session: aiohttp.ClientSession | None = None
+    _llm_http: httpx.AsyncClient | None = None
 
     @classmethod
     def offline_defaults(cls) -> VoiceModels:
@@ -94,6 +108,8 @@ class VoiceModels:
         await asyncio.gather(self.whisper.load(), self.piper.synthesize_url())
         if self._session is None:
             self._session = aiohttp.ClientSession()
+        if self._llm_http is None:
+            self._llm_http = httpx.AsyncClient()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -102,31 +118,62 @@ class VoiceModels:
             raise RuntimeError("VoiceModels.start() was not awaited")
         return self._session
 
+    @property
+    def llm_http(self) -> httpx.AsyncClient:
+        """The HTTP client the LLM brains share (its pooled connections spare each turn a new handshake)."""
+        if self._llm_http is None:
+            raise RuntimeError("VoiceModels.start() was not awaited")
+        return self._llm_http
+
     async def close(self) -> None:
-        """Stop the Piper server and close the HTTP session."""
+        """Stop the Piper server and close the HTTP sessions."""
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._llm_http is not None:
+            await self._llm_http.aclose()
+            self._llm_http = None
         await self.piper.close()
 
 
 class ConversationalAgent:
-    """Runs one call's conversation with the scripted brain over the shared voice models."""
+    """Runs one call's conversation with the template's brain (scripted or LLM) over the shared voice models."""
 
-    def __init__(self, models: VoiceModels) -> None:
+    def __init__(self, models: VoiceModels, llm: LlmDefaults | None = None) -> None:
+        """``llm``: the server's chat API settings, for templates whose brain is ``llm``."""
         self.models = models
+        self.llm = llm or LlmDefaults.builtin()
 
     async def run(
-        self, channel: MediaChannel, inbox: AudioInbox, script: CallScript, local_now: Callable[[], datetime]
+        self,
+        channel: MediaChannel,
+        inbox: AudioInbox,
+        script: CallScript,
+        local_now: Callable[[], datetime],
+        *,
+        on_turn: TurnListener | None = None,
+        detection: LateDetection | None = None,
+        end_line: Callable[[], Awaitable[None]] | None = None,
     ) -> AgentOutcome:
-        """Talk until the brain says goodbye, a machine is dealt with, the callee hangs up, or time runs out."""
+        """Talk until the brain says goodbye, a machine is dealt with, the callee hangs up, or time runs out.
+
+        ``on_turn`` hears each transcript turn as it happens; ``detection`` brings answering-machine detection's
+        verdict when it arrives after the audio started; ``end_line`` hangs up once the last words are heard, before
+        the brain's after-call work (an LLM's extraction can take seconds nobody should wait on the line for).
+        """
         await self.models.start()
         piper_url = await self.models.piper.synthesize_url()
-        brain = ScriptedBrain(script.definition, script.first_message, local_now=local_now)
+        brain: Brain
+        if isinstance(script.definition.brain, templates.LlmBrain):
+            brain = LlmBrain.for_call(script, local_now, self.llm, self.models.llm_http)
+        else:
+            brain = ScriptedBrain(script.definition, script.first_message, local_now=local_now)
         # the opening (or the voicemail message) is synthesized while the agent listens for the hello
-        ahead = script.voicemail_message if _machine(script.hint) else brain.opening().say
+        opening = brain.opening()
+        known = opening.say if isinstance(opening, Reply) else ""  # a model-written opening is not known yet
+        ahead = script.voicemail_message if _machine(script.hint) else known
         prefetch = asyncio.ensure_future(self.models.speech.prefetch(ahead, piper_url, self.models.session))
-        turns: list[Turn] = []
+        turns: list[Turn] = TurnLog(on_turn)
         beep_heard = asyncio.Event()
         processor = BrainProcessor(
             brain,
@@ -135,9 +182,12 @@ class ConversationalAgent:
             beep_heard=beep_heard,
             voicemail_message=script.voicemail_message,
             hint=script.hint,
+            detection=detection,
         )
-        recorder = HeardRecorder(turns)
-        worker = self._worker(channel, inbox, processor, recorder, BeepListener(beep_heard), piper_url)
+        recorder = HeardRecorder(turns, line_closed=channel.closed)
+        worker = self._worker(
+            channel, inbox, processor, recorder, BeepListener(beep_heard), piper_url, brain.complete_answer
+        )
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(worker)
         running = asyncio.ensure_future(runner.run())
@@ -160,14 +210,17 @@ class ConversationalAgent:
         recorder.flush()
         if processor.ended.is_set() and not channel.closed.is_set():
             await channel.wait_played()  # a mark: the last words were heard before the line is hung up
-            if processor.status_code == StatusCode.VOICEMAIL_DETECTED.value:
+            voicemail = StatusCode.VOICEMAIL_DETECTED.value
+            if processor.status_code == voicemail or (brain.finished and brain.result.status_code == voicemail):
                 await channel.play(silence(VOICEMAIL_LINGER_SECONDS))  # the recording keeps the last word
                 await channel.wait_played()
-        result = brain.snapshot()
+        if end_line is not None and not channel.closed.is_set():
+            await end_line()
+        turns.sort(key=lambda t: t.started_at)
+        result = await brain.conclude(turns)
         code = processor.status_code
         if code is None:
             code = result.status_code if brain.finished else StatusCode.HUNG_UP_BY_HUMAN.value
-        turns.sort(key=lambda t: t.started_at)
         return AgentOutcome(
             turns=turns,
             status_code=code,
@@ -186,6 +239,7 @@ class ConversationalAgent:
         recorder: HeardRecorder,
         beep: BeepListener,
         piper_url: str,
+        complete: AnswerCheck | None = None,
     ) -> PipelineWorker:
         params = TransportParams(audio_in_enabled=True, audio_out_enabled=True, audio_out_sample_rate=TELEPHONE_RATE)
         stt = SharedWhisperSTTService(
@@ -199,7 +253,7 @@ class ConversationalAgent:
             params=VADParams(start_secs=VAD_START_SECONDS, stop_secs=0.2, min_volume=VAD_MIN_VOLUME)
         )
         strategies = UserTurnStrategies(
-            stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=USER_SPEECH_TIMEOUT_SECONDS)]
+            stop=[AnswerAwareTurnStop(user_speech_timeout=USER_SPEECH_TIMEOUT_SECONDS, complete=complete)]
         )
         user_agg, assistant_agg = LLMContextAggregatorPair(
             LLMContext(), user_params=LLMUserAggregatorParams(vad_analyzer=vad, user_turn_strategies=strategies)

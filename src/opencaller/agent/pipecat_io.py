@@ -136,19 +136,22 @@ class HeardRecorder(FrameProcessor):
     """Sits after the output transport and writes the agent's transcript turns from what was actually played.
 
     The output transport releases each sentence's ``TTSTextFrame`` once its audio has been played, and drops the
-    ones still queued when the callee barges in, so this keeps exactly what the callee heard.
+    ones still queued when the callee barges in, so this keeps exactly what the callee heard. Once the line has
+    closed, the sentences still released (the output's audio went nowhere) were not heard and are not kept.
     """
 
-    def __init__(self, turns: list[Turn], **kwargs: Any) -> None:
+    def __init__(self, turns: list[Turn], line_closed: asyncio.Event | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._turns = turns
+        self._line_closed = line_closed
         self._words: list[str] = []
         self._started: Any = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Collect played sentences; close the agent's turn when it stops speaking or is interrupted."""
         await super().process_frame(frame, direction)
-        if isinstance(frame, TTSTextFrame) and frame.text.strip():
+        closed = self._line_closed is not None and self._line_closed.is_set()
+        if isinstance(frame, TTSTextFrame) and frame.text.strip() and not closed:
             if self._started is None:
                 self._started = utc_now()
             self._words.append(frame.text.strip())

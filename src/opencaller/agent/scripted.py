@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opencaller.agent import understanding as u
+from opencaller.agent.channel import Turn
 from opencaller.domain.status import StatusCode
 from opencaller.domain.templates import ResultColumn, ResultColumnType, TemplateDefinition
 
@@ -76,13 +77,26 @@ class ScriptedBrain:
             return Reply(f"{greeting} Thank you for your time. Goodbye.", end=True)
         return Reply(f"{greeting} {self._question()}")
 
-    def first_turn(self, text: str) -> Reply:
-        """Answer the callee's first words ("Hello?"): the opening, unless they already ask not to be called."""
+    def hear_hello(self, text: str) -> Reply | None:
+        """React to what the callee said on picking up, over the opening: only a request not to be called, or to
+        be called later, needs an answer; a plain "Hello?" does not (the opening already answers it)."""
         if u.wants_no_more_calls(text) or u.wants_call_later(text):
-            reply = self.hear(text)
-            if reply is not None:
-                return reply
-        return self.opening()
+            return self.hear(text)
+        return None
+
+    def complete_answer(self, text: str) -> bool:
+        """True when ``text`` already says all the current question needs, so the callee's turn can end at once
+        instead of after the usual pause; an answer still missing its value (an email cut at a comma) waits."""
+        if self.finished or u.wants_no_more_calls(text):
+            return not self.finished
+        if self._asking_callback_time or u.wants_call_later(text):
+            return u.read_when(text, self._now()) is not None
+        if self._index >= len(self._columns):
+            return False
+        column = self._columns[self._index]
+        if self._read(column, text) is None:
+            return False
+        return not (column.type == ResultColumnType.TEXT and u.trails_off(text))
 
     def hear(self, text: str) -> Reply | None:
         """React to one callee turn; None when there is nothing to say (empty text, or the call is over)."""
@@ -211,6 +225,10 @@ class ScriptedBrain:
             {"columnName": c.column_name, "value": self._values.get(c.column_name)} for c in self._columns
         ]
         return Reply(say, end=True)
+
+    async def conclude(self, turns: list[Turn]) -> BrainResult:
+        """The outcome once the call is over: the scripted brain read every answer as it came (``turns`` unused)."""
+        return self.snapshot()
 
     def snapshot(self) -> BrainResult:
         """The result so far (also when the callee hung up mid-conversation)."""

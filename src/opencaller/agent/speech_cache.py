@@ -18,7 +18,7 @@ import structlog
 from pipecat.frames.frames import Frame
 from pipecat.utils.string import match_endofsentence
 
-from opencaller.agent.piper_http import PiperHttpSpeech
+from opencaller.agent.piper_http import PiperHttpSpeech, without_leading_silence
 
 log = structlog.get_logger(__name__)
 
@@ -98,7 +98,7 @@ class CachedPiperSpeech(PiperHttpSpeech):
                 yield wav[start : start + CHUNK_BYTES]
 
         async for frame in self._stream_audio_frames_from_iterator(
-            chunks(), strip_wav_header=True, context_id=context_id
+            without_leading_silence(chunks()), strip_wav_header=True, context_id=context_id
         ):
             await self.stop_ttfb_metrics()
             yield frame

@@ -97,6 +97,11 @@ def _bare(text: str) -> str:
     return re.sub(r"[^\w'@.+-]+", " ", normalize(text)).strip()
 
 
+def _words(text: str) -> str:
+    """Lower-case words without the sentence's punctuation ("Premium." is the word "premium")."""
+    return " ".join(w.strip(".'") for w in _bare(text).split())
+
+
 def read_yes_no(text: str) -> bool | None:
     """True for a clear yes, False for a clear no, None when both or neither are heard."""
     words = _bare(text)
@@ -149,11 +154,11 @@ def read_number(text: str) -> int | float | None:
 
 def read_choice(text: str, choices: list[str]) -> str | None:
     """The one choice the callee named (whole phrase first, then a distinctive word of it); None if 0 or 2+."""
-    said = f" {_bare(text)} "
-    whole = [c for c in choices if f" {_bare(c)} " in said]
+    said = f" {_words(text)} "
+    whole = [c for c in choices if f" {_words(c)} " in said]
     if len(whole) == 1:
         return whole[0]
-    by_word = [c for c in choices if any(len(w) > 2 and f" {w} " in said for w in _bare(c).split())]
+    by_word = [c for c in choices if any(len(w) > 2 and f" {w} " in said for w in _words(c).split())]
     if len(by_word) == 1:
         return by_word[0]
     return None
@@ -200,6 +205,15 @@ _FILLER = re.compile(r"^(sorry|excuse me|pardon( me)?|what|huh|hmm+|um+|uh+|hell
 def is_filler(answer: str) -> bool:
     """Whether a free answer carries nothing (empty, "Sorry?", "Hello?"), so the question should be asked again."""
     return bool(_FILLER.match(_bare(answer).strip(".' ")))
+
+
+_TRAILING = re.compile(r"\b(and|but|or|so|because|the|a|an|my|is|at|um+|uh+|er+|like|with|of|to|in|for|then)$")
+"""Words a sentence does not end on: the speaker paused and has more to say."""
+
+
+def trails_off(text: str) -> bool:
+    """True when an utterance stops mid-sentence ("My name is Alex and"), so more is coming after the pause."""
+    return bool(_TRAILING.search(_bare(text).rstrip(".,;:!?' ")))
 
 
 def wants_no_more_calls(text: str) -> bool:

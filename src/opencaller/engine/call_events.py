@@ -18,6 +18,7 @@ from opencaller.domain.clock import format_timestamp
 from opencaller.domain.retry import retry_delay
 from opencaller.domain.status import CallStatus, StatusCode, can_transition
 from opencaller.engine.attempts import DIALING, attempt_index, last_attempt, update_attempt
+from opencaller.engine.recording_links import RecordingLinks
 from opencaller.engine.templates import load_definition
 from opencaller.engine.webhook_events import record_status_event
 from opencaller.store.models import PhoneCall
@@ -30,7 +31,13 @@ _FINAL_RANK = 3  # any other attempt status is an end state ("busy", "completed"
 
 
 async def apply_call_event(
-    session: AsyncSession, call: PhoneCall, event: CallEvent, now: datetime, *, wait_for_media: bool = True
+    session: AsyncSession,
+    call: PhoneCall,
+    event: CallEvent,
+    now: datetime,
+    *,
+    wait_for_media: bool = True,
+    links: RecordingLinks | None = None,
 ) -> CallStatus | None:
     """Apply one status callback; return the status the call entered, if it changed.
 
@@ -39,7 +46,8 @@ async def apply_call_event(
 
     While the call's media session is still storing what the agent found out (the callee hung up first), the
     end is parked on the attempt and applied by :func:`finish_after_media`, so the final status and its webhook
-    come with the complete call. ``wait_for_media=False`` (reconciliation) applies it at once.
+    come with the complete call. ``wait_for_media=False`` (reconciliation) applies it at once. ``links`` signs
+    the recording link the final webhook carries.
     """
     index = attempt_index(call, event.provider_call_id)
     if index is None:
@@ -67,7 +75,8 @@ async def apply_call_event(
     else:
         entered = await _finish(session, call, new, event, now)
         if entered != CallStatus.QUEUED:  # a retry is not news: the call is still on its way
-            await record_status_event(session, call, now=now)
+            recording_url = links.url(call.id) if links is not None and call.recording_path else None
+            await record_status_event(session, call, now=now, recording_url=recording_url)
         return entered
     call.updated_at = now
     await record_status_event(session, call, now=now)
@@ -133,7 +142,9 @@ async def _finish(
     return new
 
 
-async def finish_after_media(session: AsyncSession, call: PhoneCall, now: datetime) -> CallStatus | None:
+async def finish_after_media(
+    session: AsyncSession, call: PhoneCall, now: datetime, *, links: RecordingLinks | None = None
+) -> CallStatus | None:
     """Close the media session's hold on the current attempt and apply an end that arrived meanwhile."""
     if not call.attempts:
         return None
@@ -148,4 +159,4 @@ async def finish_after_media(session: AsyncSession, call: PhoneCall, now: dateti
         provider_status="held",
         duration_seconds=pending.get("duration"),
     )
-    return await apply_call_event(session, call, event, now, wait_for_media=False)
+    return await apply_call_event(session, call, event, now, wait_for_media=False, links=links)

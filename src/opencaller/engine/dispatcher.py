@@ -33,6 +33,7 @@ from opencaller.domain.phone import time_zones_for
 from opencaller.domain.status import CallStatus, StatusCode
 from opencaller.domain.templates import TemplateDefinition
 from opencaller.engine.attempts import DIALING, last_attempt, start_attempt, update_attempt
+from opencaller.engine.machine_detection import wants_machine_detection
 from opencaller.engine.reconcile import reconcile_stale_calls
 from opencaller.engine.templates import load_definition
 from opencaller.engine.urls import CallbackUrls
@@ -231,12 +232,12 @@ class Dispatcher:
             answer_url=self.urls.answer(call.id),
             status_callback_url=self.urls.status(call.id),
             timeout_seconds=self.options.ring_timeout_seconds,
-            record=call.record,
-            recording_callback_url=self.urls.recording(call.id) if call.record else None,
+            # no provider recording: the media session records both sides itself (one copy, on our side)
             max_duration_seconds=definition.max_duration_seconds,
-            # answering-machine detection (synchronous: no callback URL) lets a voicemail message start right
-            # after the beep; it costs a human callee a moment of silence, so only templates that leave one ask
-            machine_detection=bool((definition.voicemail_message or "").strip()),
+            # answering-machine detection lets a voicemail message start right after the beep; it is asynchronous
+            # (the call connects at once and the verdict comes on its own callback), so a human hears no silence
+            machine_detection=wants_machine_detection(definition),
+            machine_detection_callback_url=self.urls.machine_detection(call.id),
             idempotency_key=f"{call.id}-{len(call.attempts)}",
         )
 

@@ -19,6 +19,7 @@ from sqlalchemy import Select, select
 from opencaller.domain.templates import TemplateDefinition
 from opencaller.engine.calls import CallFilters, filtered_calls
 from opencaller.engine.files import get_file
+from opencaller.engine.recording_links import RecordingLinks
 from opencaller.engine.templates import load_definition
 from opencaller.engine.views import phone_call_view
 from opencaller.store.db import Database
@@ -84,12 +85,16 @@ def _outcome(view: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def results_line(lead_file: LeadFile, definition: TemplateDefinition, call: PhoneCall) -> list[str]:
-    """One results row: the row's original values, then what its call came to (empty where nothing is known)."""
+def results_line(
+    lead_file: LeadFile, definition: TemplateDefinition, call: PhoneCall, links: RecordingLinks | None = None
+) -> list[str]:
+    """One results row: the row's original values, then what its call came to (empty where nothing is known).
+
+    ``recordingUrl`` is the same signed link the API shows (empty without ``links``)."""
     width = len(lead_file.header)
     original = [_text(v) for v in (call.file_row or [])][:width]
     original += [""] * (width - len(original))
-    view = phone_call_view(call)
+    view = phone_call_view(call, links=links)
     outcome = _outcome(view)
     results = {str(r.get("columnName")): _text(r.get("value")) for r in view.get("resultValues") or []}
     return [
@@ -107,9 +112,9 @@ def results_line(lead_file: LeadFile, definition: TemplateDefinition, call: Phon
     ]
 
 
-def export_line(call: PhoneCall) -> list[str]:
-    """One row of the calls export; prompt variables and result values as JSON."""
-    view = phone_call_view(call)
+def export_line(call: PhoneCall, links: RecordingLinks | None = None) -> list[str]:
+    """One row of the calls export; prompt variables and result values as JSON, the recording as a signed link."""
+    view = phone_call_view(call, links=links)
     outcome = _outcome(view)
     values: dict[str, str] = {name: _text(view.get(name)) for name in EXPORT_COLUMNS if name in view}
     values.update(outcome)
@@ -131,7 +136,7 @@ async def _pages(db: Database, query: Select[PhoneCall]) -> AsyncIterator[list[P
         after = calls[-1].id
 
 
-async def file_results(db: Database, team_id: str, file_id: str) -> CsvExport:
+async def file_results(db: Database, team_id: str, file_id: str, *, links: RecordingLinks | None = None) -> CsvExport:
     """The results spreadsheet of one of the team's files, in the file's own delimiter and row order."""
     async with db.read() as session:
         lead_file = await get_file(session, team_id, file_id)
@@ -143,17 +148,22 @@ async def file_results(db: Database, team_id: str, file_id: str) -> CsvExport:
         lines=_stream(
             results_header(lead_file, definition),
             _pages(db, query),
-            lambda call: results_line(lead_file, definition, call),
+            lambda call: results_line(lead_file, definition, call, links),
             lead_file.delimiter,
         ),
     )
 
 
-def calls_export(db: Database, team_id: str, filters: CallFilters) -> CsvExport:
+def calls_export(db: Database, team_id: str, filters: CallFilters, *, links: RecordingLinks | None = None) -> CsvExport:
     """Every call of the team that passes the list filters, oldest first."""
     return CsvExport(
         file_name="phone-calls.csv",
-        lines=_stream(list(EXPORT_COLUMNS), _pages(db, filtered_calls(team_id, filters)), export_line, ","),
+        lines=_stream(
+            list(EXPORT_COLUMNS),
+            _pages(db, filtered_calls(team_id, filters)),
+            lambda call: export_line(call, links),
+            ",",
+        ),
     )
 
 

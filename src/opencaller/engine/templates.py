@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opencaller.domain.clock import utc_now
 from opencaller.domain.ids import is_valid_id
-from opencaller.domain.templates import TemplateDefinition
+from opencaller.domain.templates import LlmBrain, TemplateDefinition
 from opencaller.engine.pagination import Page, paginate
 from opencaller.engine.validation import details_from_pydantic
 from opencaller.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from opencaller.store.models import CallTemplate, CallTemplateVersion, PhoneCall
+from opencaller.webhooks.url_safety import UnsafeWebhookTarget, check_target_url
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class TemplateView:
     definition: TemplateDefinition
 
 
-def _checked(definition: TemplateDefinition) -> TemplateDefinition:
+def _checked(definition: TemplateDefinition, *, allow_private_llm: bool) -> TemplateDefinition:
+    _check_brain_url(definition, allow_private=allow_private_llm)
     unknown = definition.unknown_placeholders()
     if unknown:
         raise ValidationFailed(
@@ -39,9 +41,24 @@ def _checked(definition: TemplateDefinition) -> TemplateDefinition:
     return definition
 
 
-async def create_template(session: AsyncSession, team_id: str, definition: TemplateDefinition) -> TemplateView:
-    """Store a new template at version 1."""
-    _checked(definition)
+def _check_brain_url(definition: TemplateDefinition, *, allow_private: bool) -> None:
+    """A template's LLM ``baseUrl`` is fetched by the server on every call: the same guard as webhook targets
+    (no loopback, private, link-local or metadata addresses unless the operator allows private ones)."""
+    brain = definition.brain
+    if not isinstance(brain, LlmBrain) or not brain.base_url:
+        return
+    try:
+        check_target_url(brain.base_url, allow_private=allow_private)
+    except UnsafeWebhookTarget as exc:
+        reason = str(exc).replace("webhook ", "")
+        raise ValidationFailed("the brain's baseUrl may not be used", [ErrorDetail("brain.baseUrl", reason)]) from None
+
+
+async def create_template(
+    session: AsyncSession, team_id: str, definition: TemplateDefinition, *, allow_private_llm: bool = False
+) -> TemplateView:
+    """Store a new template at version 1. ``allow_private_llm``: the server allows private LLM addresses."""
+    _checked(definition, allow_private_llm=allow_private_llm)
     template = CallTemplate(team_id=team_id, current_version=1)
     session.add(template)
     await session.flush()
@@ -86,7 +103,12 @@ async def list_templates(
 
 
 async def update_template(
-    session: AsyncSession, team_id: str, template_id: str, changes: dict[str, Any]
+    session: AsyncSession,
+    team_id: str,
+    template_id: str,
+    changes: dict[str, Any],
+    *,
+    allow_private_llm: bool = False,
 ) -> TemplateView:
     """Merge ``changes`` (wire keys, camelCase) into the current definition and store it as a new version.
 
@@ -95,7 +117,7 @@ async def update_template(
     current = await get_template(session, team_id, template_id)
     merged = current.definition.model_dump(mode="json", by_alias=True) | changes
     try:
-        definition = _checked(TemplateDefinition.model_validate(merged))
+        definition = _checked(TemplateDefinition.model_validate(merged), allow_private_llm=allow_private_llm)
     except ValidationError as exc:
         raise ValidationFailed("invalid call template", details_from_pydantic(exc)) from exc
     template = current.template

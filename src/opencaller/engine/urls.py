@@ -30,6 +30,10 @@ class CallbackUrls:
         """Where the provider posts recording callbacks."""
         return f"{self._base()}/telephony/twilio/recording/{call_id}"
 
+    def machine_detection(self, call_id: str) -> str:
+        """Where the provider posts the verdict of asynchronous answering-machine detection."""
+        return f"{self._base()}/telephony/twilio/amd/{call_id}"
+
     def media(self, call_id: str) -> str:
         """The media WebSocket (``ws``/``wss`` following the base URL's scheme)."""
         base = self._base()

@@ -9,12 +9,21 @@ from typing import Any
 
 from opencaller.domain.clock import format_timestamp
 from opencaller.engine.attempts import public_view
+from opencaller.engine.recording_links import RecordingLinks
 from opencaller.engine.templates import TemplateView
 from opencaller.store.models import ApiKey, DoNotCallEntry, PhoneCall, PhoneNumber, Team, TranscriptTurn
 
 
-def phone_call_view(call: PhoneCall, recording_url: str | None = None) -> dict[str, Any]:
-    """A PhoneCall exactly as ``GET /v1/phoneCalls/{id}`` returns it. Webhook secrets are never shown."""
+def phone_call_view(
+    call: PhoneCall, recording_url: str | None = None, *, links: RecordingLinks | None = None
+) -> dict[str, Any]:
+    """A PhoneCall exactly as ``GET /v1/phoneCalls/{id}`` returns it. Webhook secrets are never shown.
+
+    ``recordingUrl`` is ``recording_url`` when given, else a fresh signed link from ``links`` when the call has a
+    recording, else null.
+    """
+    if recording_url is None and links is not None and call.recording_path:
+        recording_url = links.url(call.id)
     return {
         "_id": call.id,
         "teamId": call.team_id,

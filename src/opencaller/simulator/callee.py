@@ -55,6 +55,23 @@ first word reaches speech recognition too."""
 _SILENT_FRAME = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
 
+async def prepare_opening(scenario: CalleeScenario, voice: CalleeVoice) -> None:
+    """Synthesize what the callee says on answering while its phone still rings, as a person has their "Hello?"
+    ready when they pick up; the voice keeps it, so the greeting starts on the first frame of the answer."""
+    text: str | None
+    if scenario.voicemail is not None:
+        text = scenario.voicemail.greeting
+    elif scenario.ivr is not None:
+        text = scenario.ivr.greeting
+    else:
+        text = scenario.greeting
+    if text and not voice.placeholder:
+        try:
+            await voice.synthesize(text)
+        except VOICE_ERRORS as exc:  # the call goes on; the greeting is synthesized again on answer
+            logger.warning("callee voice could not prepare %r: %s", text, exc)
+
+
 @dataclass(frozen=True)
 class _Segment:
     pcm: PCM

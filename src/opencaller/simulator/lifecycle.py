@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from opencaller.audio import ulaw_encode
 
-from .callee import Callee
+from .callee import Callee, prepare_opening
 from .line import Line
 from .media import MediaStreamSession
 from .state import SimCall, new_sid, rfc2822, utcnow
@@ -162,6 +162,8 @@ class CallRunner:
             return
         call.set_status("ringing")
         self._status_event("ringing", "ringing")
+        if scenario.outcome == "answer":
+            group.create_task(prepare_opening(scenario, self._voice))
         ring = timeout if scenario.outcome == "no-answer" else min(scenario.ring_seconds, timeout)
         if await self._wait_hangup(ring):
             self._finish("canceled", 487)
@@ -207,10 +209,17 @@ class CallRunner:
         self.call.note("amd", answered_by=result)
 
     async def _async_amd(self, callee: Callee) -> None:
+        """Detect while the TwiML already runs, then post the verdict to ``AsyncAmdStatusCallback``.
+
+        Detection stops with the call: a call that ends first gets no verdict (and its end is not held up).
+        """
         started = time.monotonic()
-        await self._detect_machine(callee)
+        await _first_of(self._detect_machine(callee), self.call.hangup_requested.wait())
         url = self.call.request.async_amd_status_callback
-        if url is None or self.call.answered_by is None:
+        if self.call.answered_by is None:
+            self.call.note("amd-abandoned", reason="the call ended first")
+            return
+        if url is None:
             return
         params = {
             "AccountSid": self.call.account_sid,

@@ -39,7 +39,8 @@ async def create_call_template(
 ) -> dict[str, Any]:
     """Store a template (version 1). Placeholders that no variable declares are refused, by name."""
     async with services.db.transaction() as session:
-        return data(template_view(await templates.create_template(session, team_id, body)))
+        allow = services.settings.llm_allow_private_base_urls
+        return data(template_view(await templates.create_template(session, team_id, body, allow_private_llm=allow)))
 
 
 @router.get("", summary="List call templates")
@@ -70,8 +71,10 @@ async def update_call_template(
 ) -> dict[str, Any]:
     """Change some fields; this makes a new version, and calls already made keep theirs."""
     changes = {k: v for k, v in body.items() if k not in ("_id", "teamId", "version", "createdAt", "updatedAt")}
+    allow = services.settings.llm_allow_private_base_urls
     async with services.db.transaction() as session:
-        return data(template_view(await templates.update_template(session, team_id, template_id, changes)))
+        view = await templates.update_template(session, team_id, template_id, changes, allow_private_llm=allow)
+        return data(template_view(view))
 
 
 @router.put("/{template_id}", summary="Replace a call template", include_in_schema=False)
@@ -79,9 +82,11 @@ async def replace_call_template(
     services: ServicesDep, team_id: TeamId, template_id: str, body: TemplateDefinition
 ) -> dict[str, Any]:
     """Replace the whole definition (a new version)."""
+    allow = services.settings.llm_allow_private_base_urls
     async with services.db.transaction() as session:
         changes = body.model_dump(mode="json", by_alias=True)
-        return data(template_view(await templates.update_template(session, team_id, template_id, changes)))
+        view = await templates.update_template(session, team_id, template_id, changes, allow_private_llm=allow)
+        return data(template_view(view))
 
 
 @router.delete(

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from opencaller.api.deps import ServicesDep, TeamId
@@ -17,6 +17,7 @@ from opencaller.api.schemas import ERROR_RESPONSES
 from opencaller.domain.clock import to_utc
 from opencaller.domain.ids import is_valid_id
 from opencaller.engine import exports, files
+from opencaller.engine.recording_links import RecordingLinks
 from opencaller.errors import ErrorDetail, ValidationFailed
 
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=ERROR_RESPONSES)
@@ -146,10 +147,11 @@ async def cancel_file(services: ServicesDep, team_id: TeamId, file_id: str) -> d
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "The results spreadsheet"}},
 )
-async def file_results(services: ServicesDep, team_id: TeamId, file_id: str) -> StreamingResponse:
+async def file_results(services: ServicesDep, team_id: TeamId, file_id: str, request: Request) -> StreamingResponse:
     """The original columns of every imported row, then status, statusCode, attempts, call start and end,
     duration, one column per result column of the template, tags, meeting time and recording URL."""
-    export = await exports.file_results(services.db, team_id, file_id)
+    links = RecordingLinks.from_settings(services.settings, str(request.base_url))
+    export = await exports.file_results(services.db, team_id, file_id, links=links)
     return csv_response(export)
 
 

@@ -1,4 +1,4 @@
-"""Provider-facing endpoints: status callbacks, the answer document, and the media WebSocket.
+"""Provider-facing endpoints: status and answering-machine callbacks, the answer document, the media WebSocket.
 
 They are not part of the public API (no key: the provider's signature or the one-time stream token is the
 credential) and are left out of the OpenAPI document.
@@ -39,6 +39,13 @@ async def _callback_request(services: ServicesDep, request: Request) -> Callback
 async def status_callback(services: ServicesDep, call_id: str, request: Request) -> Response:
     """A call status callback: verified, then applied forward-only."""
     await _runtime(services).status_callback(call_id, await _callback_request(services, request))
+    return Response(status_code=204)
+
+
+@router.post("/amd/{call_id}")
+async def machine_detection_callback(services: ServicesDep, call_id: str, request: Request) -> Response:
+    """Asynchronous answering-machine detection's verdict: verified, stored on the attempt, told to the agent."""
+    await _runtime(services).machine_detection_callback(call_id, await _callback_request(services, request))
     return Response(status_code=204)
 
 
