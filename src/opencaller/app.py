@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from opencaller import __version__
+from opencaller import __version__, dashboard
 from opencaller.api.deps import Services
 from opencaller.api.errors import install_error_handlers
 from opencaller.api.limits import BodySizeLimit
@@ -27,6 +27,7 @@ from opencaller.engine.credentials import CredentialCipher
 from opencaller.engine.webhook_worker import WebhookDeliveryWorker, WorkerConfig
 from opencaller.runtime import node_calls
 from opencaller.settings import Settings
+from opencaller.simulator import load_scenarios
 from opencaller.store.db import Database
 from opencaller.store.migrate import upgrade
 
@@ -81,7 +82,24 @@ def create_app(settings: Settings, *, database: Database | None = None, migrate:
         health,
     ):  # fmt: skip
         app.include_router(module.router)
+    dashboard.mount(
+        app, dashboard.DashboardContext(settings, db, services.cipher, lambda: simulator_callees(app, settings))
+    )
     app.add_middleware(
-        BodySizeLimit, max_bytes=settings.max_body_bytes, overrides={"/v1/files": settings.max_upload_bytes}
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides={"/v1/files": settings.max_upload_bytes, "/dashboard/files": settings.max_upload_bytes},
     )
     return app
+
+
+def simulator_callees(app: FastAPI, settings: Settings) -> list[dashboard.SimulatedCallee]:
+    """The embedded simulator's scripted callees while it runs (the dashboard offers them for test calls)."""
+    node = getattr(app.state, "node_calls", None)
+    if node is None or node.simulator_url is None:
+        return []
+    book = load_scenarios(settings.simulator_scenario_file)
+    return [
+        dashboard.SimulatedCallee(number, callee.label, callee.description)
+        for number, callee in sorted(book.numbers.items())
+    ]

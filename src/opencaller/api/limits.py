@@ -1,4 +1,7 @@
-"""A request-body size limit enforced while the body streams in, so a huge body is never buffered."""
+"""A request-body size limit enforced while the body streams in, so a huge body is never buffered.
+
+The 413 is the API's JSON error, or a short HTML page for a browser's form post (one that accepts ``text/html``).
+"""
 
 from __future__ import annotations
 
@@ -26,9 +29,10 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self._limit_for(scope.get("path", ""))
+        html = any(name == b"accept" and b"text/html" in value for name, value in scope.get("headers", []))
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _reject(send, limit)
+                await _reject(send, limit, html)
                 return
         received = 0
         rejected = False
@@ -50,7 +54,7 @@ class BodySizeLimit:
                 # The app caught the overflow (FastAPI turns a failed body read into a 400): answer 413 instead.
                 if message["type"] == "http.response.start" and not response_started:
                     response_started = True
-                    await _reject(send, limit)
+                    await _reject(send, limit, html)
                 return
             if message["type"] == "http.response.start":
                 response_started = True
@@ -60,10 +64,10 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not response_started:
-                await _reject(send, limit)
+                await _reject(send, limit, html)
         except Exception:
             if rejected and not response_started:
-                await _reject(send, limit)
+                await _reject(send, limit, html)
             else:
                 raise
 
@@ -72,7 +76,16 @@ class _TooLarge(Exception):
     """Raised inside the app's receive when the body passes the limit."""
 
 
-async def _reject(send: Send, limit: int) -> None:
+async def _reject(send: Send, limit: int, html: bool = False) -> None:
+    if html:
+        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+        page = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large</title></head><body>'
+            f"<h1>Too large</h1><p>The upload is larger than {size}, the most this server accepts. Go back and"
+            " choose a smaller file (split a long list into several).</p></body></html>"
+        ).encode()
+        await _send(send, page, b"text/html; charset=utf-8")
+        return
     body = json.dumps(
         {
             "error": {
@@ -82,11 +95,15 @@ async def _reject(send: Send, limit: int) -> None:
             }
         }
     ).encode()
+    await _send(send, body, b"application/json")
+
+
+async def _send(send: Send, body: bytes, content_type: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
