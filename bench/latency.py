@@ -435,7 +435,7 @@ def breakdown(log_text: str) -> dict[str, list[float]]:
                 if call["stt"] is not None:
                     figures["stt"].append(call["stt"])
             call["stt"] = None
-        elif "TTS" in named["name"] and call.get("awaiting_tts"):
+        elif ("TTS" in named["name"] or "Speech" in named["name"]) and call.get("awaiting_tts"):
             if "Generating TTS" in rest and "brain_done" not in call:
                 call["brain_done"] = at
                 figures["brain"].append(at - call["turn_end"])
