@@ -30,7 +30,6 @@ It prints figures and asserts nothing; it kills only the processes it started (a
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -53,7 +52,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.cluster import free_port, wait_for_http  # noqa: E402
+from tests.cluster import cli_team_key, free_port, wait_for_http  # noqa: E402
+from tests.support import COOPERATIVE_CALLEE_COLUMNS  # noqa: E402
 
 from opencaller.audio import read_wav  # noqa: E402
 from opencaller.simulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN  # noqa: E402
@@ -68,18 +68,6 @@ AUDIBLE_RMS = 100.0
 TURN_GOAL_P95 = 1.5
 VAD_STOP_SECONDS = 0.2
 """Silero's stop_secs in the agent: the VAD reports the end of speech this long after it."""
-COLUMNS = [
-    {"columnName": "name", "description": "name", "question": "May I have your full name, please?"},
-    {"columnName": "city", "description": "city", "question": "Which city do you live in?"},
-    {"columnName": "email", "description": "email address", "question": "What is your email address?"},
-    {"columnName": "interest", "description": "interest", "question": "What are you interested in?"},
-    {
-        "columnName": "followUp",
-        "description": "follow-up call",
-        "type": "boolean",
-        "question": "Is it okay if we give you a follow-up call?",
-    },
-]
 SILENT_CALLEE = """\
 # Media-plane benchmark: every number answers at once and stays silent until it hangs up.
 default:
@@ -211,16 +199,9 @@ class Deployment:
 
     def team(self) -> httpx.Client:
         """A team made with the CLI, with no concurrency limit, a caller number and an API client."""
-        made = subprocess.run(
-            [sys.executable, "-m", "opencaller", "teams", "create", "Bench", "--json"],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
         client = httpx.Client(
             base_url=self.node_url,
-            headers={"aicaller-api-key": json.loads(made.stdout)["apiKey"]},
+            headers={"aicaller-api-key": cli_team_key(self.env(), "Bench")},
             timeout=120,
             trust_env=False,
         )
@@ -568,7 +549,7 @@ def voice_benchmark(args: argparse.Namespace, workdir: Path) -> None:
                 "name": "Latency",
                 "firstMessage": "Hi {{customer_name}}, this is Sam from Sunny Solar.",
                 "promptVariables": [{"key": "customer_name", "required": True}],
-                "resultColumns": COLUMNS,
+                "resultColumns": COOPERATIVE_CALLEE_COLUMNS,
             },
         )
         template.raise_for_status()

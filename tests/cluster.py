@@ -31,6 +31,19 @@ default:
 """
 
 
+def cli_team_key(env: dict[str, str], name: str) -> str:
+    """Create a team with the CLI, as an operator would, and return its API key."""
+    made = subprocess.run(
+        [sys.executable, "-m", "opencaller", "teams", "create", name, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key: str = json.loads(made.stdout)["apiKey"]
+    return key
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as probe:
@@ -121,14 +134,7 @@ class Cluster:
 
     def new_team(self) -> httpx.Client:
         """A team made with the CLI, as an operator would, and an API client holding its key."""
-        made = subprocess.run(
-            [sys.executable, "-m", "opencaller", "teams", "create", "Cluster", "--json"],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        key = json.loads(made.stdout)["apiKey"]
+        key = cli_team_key(self.env(), "Cluster")
         return httpx.Client(base_url=self.api_url, headers={"aicaller-api-key": key}, timeout=120)
 
     def simulator_stats(self) -> dict[str, Any]:

@@ -31,6 +31,20 @@ from opencaller.engine.teams import create_team
 from opencaller.settings import Settings
 from opencaller.store.db import Database
 
+COOPERATIVE_CALLEE_COLUMNS = [
+    {"columnName": "name", "description": "name", "question": "May I have your full name, please?"},
+    {"columnName": "city", "description": "city", "question": "Which city do you live in?"},
+    {"columnName": "email", "description": "email address", "question": "What is your email address?"},
+    {"columnName": "interest", "description": "interest", "question": "What are you interested in?"},
+    {
+        "columnName": "followUp",
+        "description": "follow-up call",
+        "type": "boolean",
+        "question": "Is it okay if we give you a follow-up call?",
+    },
+]
+"""The result columns the simulator's cooperative callee (+12025550100) answers: its five-question conversation."""
+
 T = TypeVar("T")
 
 POSTGRES_ADMIN_URL = os.environ.get("OPENCALLER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -20,20 +20,7 @@ import numpy.typing as npt
 import pytest
 
 from tests.e2e.conftest import wait_for_end
-from tests.support import LiveServer, TeamClient, scripted_agent_server
-
-COLUMNS = [
-    {"columnName": "name", "description": "name", "question": "May I have your full name, please?"},
-    {"columnName": "city", "description": "city", "question": "Which city do you live in?"},
-    {"columnName": "email", "description": "email address", "question": "What is your email address?"},
-    {"columnName": "interest", "description": "interest", "question": "What are you interested in?"},
-    {
-        "columnName": "followUp",
-        "description": "follow-up call",
-        "type": "boolean",
-        "question": "Is it okay if we give you a follow-up call?",
-    },
-]
+from tests.support import COOPERATIVE_CALLEE_COLUMNS, LiveServer, TeamClient, scripted_agent_server
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +39,11 @@ def _call(
     team: TeamClient, number: str, *, expect_transcript: bool = True, **template: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     created = team.add_template(
-        **{"firstMessage": "Hi {{customer_name}}, this is Sam from Sunny Solar.", "resultColumns": COLUMNS, **template}
+        **{
+            "firstMessage": "Hi {{customer_name}}, this is Sam from Sunny Solar.",
+            "resultColumns": COOPERATIVE_CALLEE_COLUMNS,
+            **template,
+        }
     )
     call = team.data(team.post("/v1/phoneCalls", team.call_body(created["_id"], toPhoneNumber=number)))
     final = wait_for_end(team, call["_id"], timeout=180)
